@@ -1,0 +1,1 @@
+"""Audit checks, one module per checklist area (the registry imports them all)."""

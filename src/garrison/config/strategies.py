@@ -1,0 +1,25 @@
+"""[[strategies]]: the trading bots garrison protects, isolates, freezes and feeds secrets to."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from garrison.config.base import StrictModel
+
+StrategyKind = Literal["freqtrade", "hummingbot", "mt5", "custom"]
+
+
+class Strategy(StrictModel):
+    """One [[strategies]] entry."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: StrategyKind = "custom"
+    user: str | None = None
+    code_dir: str | None = None
+    venv: str | None = None
+    match: str | None = Field(None, description="regex on the process command line")
+    unit: str | None = Field(None, description="systemd unit that runs the strategy")
+    brokers: list[str] = Field(default_factory=list, description="names of [[brokers]] it uses")
+    secrets: list[str] = Field(default_factory=list, description="secret names it receives")
