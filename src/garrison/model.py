@@ -153,3 +153,57 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [to_jsonable(v) for v in value]
     return value
+
+
+# -- watch and respond ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """One observation from a guard source (a file write, a dropped packet, an exec...)."""
+
+    source: str  # "fanotify", "inotify", "nflog", "audit", "log", "rescan", ...
+    kind: str  # "write", "create", "delete", "attrib", "connect", "exec", "auth_failure", ...
+    time: datetime
+    path: str = ""
+    pid: int | None = None
+    exe: str = ""
+    uid: int | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A rule matched one or more events; responders act on it."""
+
+    id: str  # unique per alert (e.g. uuid4 hex)
+    rule_id: str
+    severity: Severity
+    title: str
+    time: datetime
+    summary: str
+    events: tuple[Event, ...] = ()
+    technique: str = ""  # MITRE ATT&CK technique id, e.g. T1543.002
+    dedup_key: str = ""
+
+
+class ActionStatus(enum.StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    PENDING = "pending"  # needs a human (e.g. a broker without an API to lock the key)
+    SKIPPED = "skipped"
+    DRY_RUN = "dry-run"
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    """What one response step did, how long it took, and why it failed if it did."""
+
+    step: str  # "freeze", "broker.lock", "evidence", "notify", "rebuild", ...
+    target: str
+    status: ActionStatus
+    started: datetime
+    duration_s: float
+    detail: str = ""
+    alert_id: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)

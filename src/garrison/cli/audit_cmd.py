@@ -110,3 +110,6 @@ def audit_command(
         if f.status in (Status.FAIL, Status.ERROR) and f.severity >= threshold
     ]
     ctx.exit(EXIT_FINDINGS if failing else EXIT_OK)
+
+
+COMMANDS = [audit_command]

@@ -75,3 +75,6 @@ def explain_command(check_id: str, fmt: str) -> None:
     if m.references:
         lines += ["", "References", *(f"  {r}" for r in m.references)]
     emit("\n".join(lines) + "\n", None)
+
+
+COMMANDS = [checks_group]

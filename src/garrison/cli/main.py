@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 import sys
 import traceback
 
 import click
 
 import garrison
-from garrison.cli.audit_cmd import audit_command
-from garrison.cli.checks_cmd import checks_group
+import garrison.cli
 from garrison.cli.common import _store_config
 from garrison.errors import EXIT_ERROR, EXIT_USAGE, GarrisonError
 
@@ -44,8 +45,19 @@ def cli() -> None:
     """garrison: harden, audit, watch and recover a VPS that runs trading bots."""
 
 
-for command in (audit_command, checks_group):
-    cli.add_command(command)
+def _register_commands() -> None:
+    """Add every command exported as COMMANDS by a garrison.cli.*_cmd module.
+
+    Command modules keep heavy imports inside their functions so `garrison --help` stays fast.
+    """
+    for info in sorted(pkgutil.iter_modules(garrison.cli.__path__), key=lambda i: i.name):
+        if info.name.endswith("_cmd"):
+            module = importlib.import_module(f"garrison.cli.{info.name}")
+            for command in getattr(module, "COMMANDS", ()):
+                cli.add_command(command)
+
+
+_register_commands()
 
 
 def main(argv: list[str] | None = None) -> int:

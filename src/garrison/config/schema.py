@@ -9,6 +9,7 @@ from garrison.config.base import StrictModel
 from garrison.config.firewall import Broker, FirewallConfig
 from garrison.config.guard import GuardConfig
 from garrison.config.integrity import IntegrityConfig
+from garrison.config.paths import PathsConfig
 from garrison.config.respond import RespondConfig
 from garrison.config.secrets import SecretsConfig
 from garrison.config.strategies import Strategy
@@ -17,6 +18,7 @@ from garrison.config.strategies import Strategy
 class Config(StrictModel):
     """garrison.toml. Every section is optional; the defaults are documented in docs/config.md."""
 
+    paths: PathsConfig = Field(default_factory=PathsConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     ssh: SshConfig = Field(default_factory=SshConfig)
     attestations: dict[str, Attestation] = Field(default_factory=dict)
