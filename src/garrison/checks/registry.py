@@ -30,8 +30,8 @@ def all_checks() -> tuple[type[Check], ...]:
     for info in pkgutil.iter_modules(garrison.checks.__path__):
         if info.name not in _NOT_CHECK_MODULES and not info.name.startswith("_"):
             importlib.import_module(f"garrison.checks.{info.name}")
-    found = {c.meta.id: c for c in _subclasses(Check)}
-    return tuple(sorted(found.values(), key=lambda c: (c.meta.item, c.meta.id)))
+    found = list(dict.fromkeys(_subclasses(Check)))  # a class reachable twice counts once
+    return tuple(sorted(found, key=lambda c: (c.meta.item, c.meta.id)))
 
 
 def find_check(check_id: str) -> type[Check] | None:

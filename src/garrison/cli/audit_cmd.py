@@ -83,8 +83,8 @@ def audit_command(
         raise UsageError(f"--fail-on: {exc}") from None
     host = Host(root, command_timeout=config.audit.command_timeout_s)
     selected = select_checks(config, only=checks, areas=areas)
-    if not selected:
-        raise UsageError("no check matches the given --check/--area")
+    if not selected and (checks or areas):
+        raise UsageError("no check matches the given --check/--area (see `garrison checks list`)")
     if host.live and not host.running_as_root():
         warn("not running as root: some files cannot be read and will show as ERROR")
     progress = None
