@@ -81,3 +81,29 @@ def fixture_root(name: str) -> Path:
     path = FIXTURE_ROOTS / name
     assert path.is_dir(), f"missing fixture root {path}"
     return path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/**/golden/* files from the current output instead of comparing",
+    )
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    """Compare text with tests/<dir>/golden/<name>; `pytest --update-golden` rewrites it."""
+    folder = Path(request.path).parent / "golden"
+    update = bool(request.config.getoption("--update-golden"))
+
+    def check(name: str, text: str) -> None:
+        path = folder / name
+        if update:
+            folder.mkdir(exist_ok=True)
+            path.write_text(text)
+            return
+        assert path.exists(), f"{path} missing: run pytest --update-golden once and review it"
+        assert text == path.read_text(), f"{path} differs (pytest --update-golden to accept)"
+
+    return check

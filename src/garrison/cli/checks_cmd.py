@@ -12,6 +12,7 @@ from garrison.checks.registry import all_checks, find_check
 from garrison.cli.common import emit, format_option, use_color
 from garrison.errors import UsageError
 from garrison.model import CHECKLIST, to_jsonable
+from garrison.report.catalogue import render_catalogue_markdown
 from garrison.report.table import make_console
 
 
@@ -22,10 +23,11 @@ def checks_group() -> None:
 
 @checks_group.command(
     "list",
-    epilog="\b\nExamples:\n  garrison checks list\n  garrison checks list --area ssh -f json",
+    epilog="\b\nExamples:\n  garrison checks list\n  garrison checks list --area ssh -f json\n"
+    "  garrison checks list -f markdown > docs/checks.md",
 )
 @click.option("--area", metavar="AREA", help="Only this area (image, kernel, ssh, ...).")
-@format_option(("table", "json"))
+@format_option(("table", "json", "markdown"))
 def list_command(area: str | None, fmt: str) -> None:
     """List every check: id, checklist box, severity and the secure state it verifies."""
     checks = [c for c in all_checks() if area is None or c.meta.area == area.lower()]
@@ -34,6 +36,9 @@ def list_command(area: str | None, fmt: str) -> None:
         raise UsageError(f"--area {area}: no such area (choose from {', '.join(areas)})")
     if fmt == "json":
         emit(json.dumps([to_jsonable(c.meta) for c in checks], indent=2) + "\n", None)
+        return
+    if fmt == "markdown":
+        emit(render_catalogue_markdown(checks), None)
         return
     console: Console = make_console(use_color(None), 140)
     table = Table(box=None, pad_edge=False, show_edge=False)

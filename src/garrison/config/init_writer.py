@@ -21,8 +21,10 @@ def render_config(discovery: Discovery, *, today: date | None = None) -> str:
         resources.files("garrison.config").joinpath("templates/garrison.toml.j2").read_text()
     )
     # The template renders TOML, not HTML: there is nothing to escape.
-    env = jinja2.Environment(  # noqa: S701
-        autoescape=False, keep_trailing_newline=True, undefined=jinja2.StrictUndefined
+    env = jinja2.Environment(
+        autoescape=False,  # noqa: S701
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
     )
     ssh = set(discovery.ssh_ports)
     expected = sorted({item.port for item in discovery.listeners if item.port not in ssh})

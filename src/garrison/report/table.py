@@ -45,7 +45,7 @@ def _finding_lines(console: Console, finding: Finding, verbose: bool) -> None:
     line = Text("  ")
     line.append_text(badge)
     line.append(f" {finding.check_id} ", style="bold" if status == Status.FAIL else "")
-    if status == Status.FAIL:
+    if status in (Status.FAIL, Status.ERROR):
         line.append(f"({finding.severity.label}) ", style="red")
     subject = f"{finding.subject}: " if finding.subject else ""
     line.append(subject + finding.message)
@@ -93,7 +93,8 @@ def render_table(
         for finding in sorted(shown, key=lambda f: (_order(f.status), -f.severity, f.check_id)):
             _finding_lines(console, finding, verbose)
         if passed:
-            console.print(Text(f"  {passed} checks passed (-v to list them)", style="green dim"))
+            noun = "check" if passed == 1 else "checks"
+            console.print(Text(f"  {passed} {noun} passed (-v to list them)", style="green dim"))
         console.print()
     for warning in report.warnings:
         console.print(Text("warning: " + warning, style="yellow"))
