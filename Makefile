@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 # Tools garrison drives or audits with; installed without starting their services.
 APT_PACKAGES := python3 python3-venv python3-pip openssh-server openssh-client nftables iptables \
 	iproute2 lynis aide restic bubblewrap auditd debootstrap git gnupg libcap2-bin util-linux \
-	procps psmisc kmod e2fsprogs ca-certificates
+	procps psmisc kmod e2fsprogs ca-certificates \
+	mosquitto
 ARGS ?=
 
 .PHONY: audit test setup setup-dev system-deps lint typecheck unit bench clean help
@@ -25,7 +26,7 @@ audit: setup
 test: setup-dev lint typecheck unit
 
 lint:
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
 
 typecheck:
 	$(BIN)/mypy --strict src/garrison
