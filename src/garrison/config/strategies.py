@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from garrison.config.base import StrictModel
+from garrison.config.respond import FreezeSpec
 
 StrategyKind = Literal["freqtrade", "hummingbot", "mt5", "custom"]
 
@@ -23,3 +24,6 @@ class Strategy(StrictModel):
     unit: str | None = Field(None, description="systemd unit that runs the strategy")
     brokers: list[str] = Field(default_factory=list, description="names of [[brokers]] it uses")
     secrets: list[str] = Field(default_factory=list, description="secret names it receives")
+    freeze: FreezeSpec = Field(
+        default_factory=FreezeSpec, description="how garrison freezes it (respond)"
+    )
