@@ -26,7 +26,7 @@ def test_metadata_is_complete(check: type[Check]) -> None:
     assert 1 <= meta.item <= 9
     assert isinstance(meta.severity, Severity)
     assert meta.title and not meta.title.lower().startswith("ensure")
-    assert meta.title[0].isupper() and not meta.title.endswith(".")
+    assert not meta.title.endswith(".")
     assert len(meta.rationale) >= 20
     assert len(meta.remediation) >= 10
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+import datetime as dt
 
 from pydantic import Field, field_validator
 
@@ -14,8 +14,12 @@ class AuditConfig(StrictModel):
     """[audit]"""
 
     fail_on: str = Field("high", description="exit 1 when a finding at or above this fails")
-    kernel_max_age_days: int = Field(30, ge=1, le=3650)
-    command_timeout_s: float = Field(10.0, gt=0, le=600)
+    kernel_max_age_days: int = Field(
+        30, ge=1, le=3650, description="box 1: oldest acceptable build date of the running kernel"
+    )
+    command_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="a command that runs longer is stopped and reported"
+    )
     expected_ports: list[int] = Field(
         default_factory=list,
         description="listening TCP/UDP ports that are expected (besides the SSH port)",
@@ -43,15 +47,17 @@ class AuditConfig(StrictModel):
 class SshConfig(StrictModel):
     """[ssh]"""
 
-    min_rsa_bits: int = Field(4096, ge=1024, le=16384)
-    max_auth_tries: int = Field(4, ge=1, le=100)
-    sshd_config: str = "/etc/ssh/sshd_config"
+    min_rsa_bits: int = Field(
+        4096, ge=1024, le=16384, description="shorter RSA keys in authorized_keys are flagged"
+    )
+    max_auth_tries: int = Field(4, ge=1, le=100, description="highest acceptable MaxAuthTries")
+    sshd_config: str = Field("/etc/ssh/sshd_config", description="the main sshd config file")
 
 
 class Attestation(StrictModel):
     """A human statement that a manual control holds, e.g. [attestations.provider_mfa]."""
 
-    date: date
-    by: str = Field(min_length=1)
-    valid_days: int = Field(90, ge=1, le=3650)
-    note: str = ""
+    date: dt.date = Field(description="when the control was checked (YYYY-MM-DD)")
+    by: str = Field(min_length=1, description="who checked it")
+    valid_days: int = Field(90, ge=1, le=3650, description="the attestation expires after this")
+    note: str = Field("", description="free text, e.g. which console and which MFA method")

@@ -15,11 +15,11 @@ StrategyKind = Literal["freqtrade", "hummingbot", "mt5", "custom"]
 class Strategy(StrictModel):
     """One [[strategies]] entry."""
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    kind: StrategyKind = "custom"
-    user: str | None = None
-    code_dir: str | None = None
-    venv: str | None = None
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="unique name")
+    kind: StrategyKind = Field("custom", description="freqtrade, hummingbot, mt5 or custom")
+    user: str | None = Field(None, description="the account the bot runs as")
+    code_dir: str | None = Field(None, description="strategy code (baselined and watched)")
+    venv: str | None = Field(None, description="the bot's Python environment")
     match: str | None = Field(None, description="regex on the process command line")
     unit: str | None = Field(None, description="systemd unit that runs the strategy")
     brokers: list[str] = Field(default_factory=list, description="names of [[brokers]] it uses")
