@@ -40,7 +40,7 @@ def list_command(area: str | None, fmt: str) -> None:
     if fmt == "markdown":
         emit(render_catalogue_markdown(checks), None)
         return
-    console: Console = make_console(use_color(None), 140)
+    console: Console = make_console(use_color(None), None)
     table = Table(box=None, pad_edge=False, show_edge=False)
     for col in ("ID", "Box", "Severity", "Title"):
         table.add_column(col, no_wrap=col != "Title")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 from typing import Any
 
 from rich.console import Console
@@ -28,12 +29,15 @@ _STATUS_STYLE = {
 
 
 def make_console(color: bool, width: int | None) -> Console:
+    """A recording console: terminal width on a TTY; unwrapped lines for pipes and files."""
+    if width is None:
+        width = shutil.get_terminal_size().columns if color else 4096
     return Console(
         file=io.StringIO(),
         force_terminal=color,
         no_color=not color,
         color_system="standard" if color else None,
-        width=width or 100,
+        width=width,
         highlight=False,
         soft_wrap=False,
     )
