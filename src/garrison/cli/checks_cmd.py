@@ -49,7 +49,8 @@ def list_command(area: str | None, fmt: str) -> None:
         table.add_row(m.id, str(m.item), m.severity.label, m.title)
     console.print(table)
     console.print(f"{len(checks)} checks")
-    emit(console.file.getvalue(), None)  # type: ignore[attr-defined]
+    text: str = console.file.getvalue()  # type: ignore[attr-defined]
+    emit("".join(line.rstrip() + "\n" for line in text.splitlines()), None)
 
 
 @checks_group.command("explain", epilog="\b\nExample:\n  garrison checks explain GAR-SSH-002")
