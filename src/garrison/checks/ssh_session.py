@@ -1,0 +1,189 @@
+"""SSH session checks (checklist box 3): time-outs, forwarding, logging, Match overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from garrison.checks.base import Check
+from garrison.checks.ssh import AREA, ITEM, SSHD_MAN, setting_evidence, sshd_config
+from garrison.host.collectors.sshd_parse import SshdOption
+from garrison.host.facts import Facts
+from garrison.model import CheckMeta, Evidence, Finding, Severity
+
+MAX_LOGIN_GRACE_S = 60
+MAX_CLIENT_ALIVE_S = 900
+#: LogLevel values that record the fingerprint of the key each login used.
+VERBOSE_LEVELS = frozenset({"verbose", "debug", "debug1", "debug2", "debug3"})
+
+#: Settings a Match block must not turn back on: (keyword, values that weaken it).
+WEAKENING_IN_MATCH: dict[str, frozenset[str]] = {
+    "permitrootlogin": frozenset(
+        {"yes", "prohibit-password", "without-password", "forced-commands-only"}
+    ),
+    "passwordauthentication": frozenset({"yes"}),
+    "kbdinteractiveauthentication": frozenset({"yes"}),
+    "permitemptypasswords": frozenset({"yes"}),
+    "pubkeyauthentication": frozenset({"no"}),
+    "hostbasedauthentication": frozenset({"yes"}),
+    "permituserenvironment": frozenset({"yes"}),
+}
+
+
+class LoginGraceShort(Check):
+    meta = CheckMeta(
+        id="GAR-SSH-014",
+        area=AREA,
+        item=ITEM,
+        title="SSH drops unauthenticated connections within 60 seconds",
+        severity=Severity.LOW,
+        rationale="Half-open logins hold one of MaxStartups' slots; a long grace time lets a "
+        "few clients lock everyone (you included) out.",
+        remediation="LoginGraceTime 30",
+        references=(SSHD_MAN + "#LoginGraceTime",),
+    )
+
+    def run(self, facts: Facts) -> Iterable[Finding]:
+        sshd = sshd_config(facts)
+        option = sshd.effective("logingracetime")
+        seconds = sshd.seconds("logingracetime")
+        evidence = setting_evidence(sshd, option, f"1-{MAX_LOGIN_GRACE_S}s")
+        if seconds is not None and 0 < seconds <= MAX_LOGIN_GRACE_S:
+            yield self.passed(f"LoginGraceTime {seconds}s", evidence)
+        elif seconds == 0:
+            yield self.failed(
+                "LoginGraceTime 0: unauthenticated connections never time out", evidence
+            )
+        else:
+            yield self.failed(
+                f"LoginGraceTime {option.value} is longer than {MAX_LOGIN_GRACE_S}s", evidence
+            )
+
+
+class IdleSessionsEnd(Check):
+    meta = CheckMeta(
+        id="GAR-SSH-015",
+        area=AREA,
+        item=ITEM,
+        title="SSH probes idle clients and drops dead sessions",
+        severity=Severity.LOW,
+        rationale="A forgotten or half-dead session is a logged-in shell nobody watches.",
+        remediation="ClientAliveInterval 300 and ClientAliveCountMax 3 (a dead client is "
+        "dropped after 15 minutes).",
+        references=(SSHD_MAN + "#ClientAliveInterval",),
+    )
+
+    def run(self, facts: Facts) -> Iterable[Finding]:
+        sshd = sshd_config(facts)
+        option = sshd.effective("clientaliveinterval")
+        seconds = sshd.seconds("clientaliveinterval")
+        evidence = setting_evidence(sshd, option, f"1-{MAX_CLIENT_ALIVE_S}s")
+        if seconds is not None and 0 < seconds <= MAX_CLIENT_ALIVE_S:
+            yield self.passed(f"ClientAliveInterval {seconds}s", evidence)
+        elif seconds == 0:
+            yield self.warned("ClientAliveInterval 0: dead sessions are never detected", evidence)
+        else:
+            yield self.warned(
+                f"ClientAliveInterval {option.value} is longer than {MAX_CLIENT_ALIVE_S}s", evidence
+            )
+
+
+class ForwardingRestricted(Check):
+    meta = CheckMeta(
+        id="GAR-SSH-016",
+        area=AREA,
+        item=ITEM,
+        title="SSH TCP and agent forwarding are off (advisory)",
+        severity=Severity.LOW,
+        rationale="Forwarding turns a stolen login into a pivot (tunnels past the firewall, "
+        "use of the admin's agent). Many admins rely on it, so this only warns.",
+        remediation="AllowTcpForwarding no and AllowAgentForwarding no (or DisableForwarding "
+        "yes); re-enable per user in a Match block when needed.",
+        references=(SSHD_MAN + "#AllowTcpForwarding", SSHD_MAN + "#DisableForwarding"),
+    )
+
+    def run(self, facts: Facts) -> Iterable[Finding]:
+        sshd = sshd_config(facts)
+        disable = sshd.effective("disableforwarding")
+        if disable.lower == "yes":
+            yield self.passed("DisableForwarding yes", setting_evidence(sshd, disable, "yes"))
+            return
+        tcp = sshd.effective("allowtcpforwarding")
+        agent = sshd.effective("allowagentforwarding")
+        evidence = (setting_evidence(sshd, tcp, "no"), setting_evidence(sshd, agent, "no"))
+        open_ones = [o.keyword for o in (tcp, agent) if o.lower != "no"]
+        if open_ones:
+            yield self.warned(f"forwarding allowed: {', '.join(open_ones)}", *evidence)
+        else:
+            yield self.passed("TCP and agent forwarding off", *evidence)
+
+
+class KeyFingerprintsLogged(Check):
+    meta = CheckMeta(
+        id="GAR-SSH-019",
+        area=AREA,
+        item=ITEM,
+        title="sshd logs which key each login used (LogLevel VERBOSE)",
+        severity=Severity.LOW,
+        rationale="At INFO, the log says 'Accepted publickey for bob' but not which of bob's "
+        "keys; after a key leaks, you need to know which one was used and when.",
+        remediation="LogLevel VERBOSE",
+        references=(SSHD_MAN + "#LogLevel",),
+    )
+
+    def run(self, facts: Facts) -> Iterable[Finding]:
+        sshd = sshd_config(facts)
+        option = sshd.effective("loglevel")
+        evidence = setting_evidence(sshd, option, "VERBOSE")
+        if option.lower in VERBOSE_LEVELS:
+            yield self.passed(f"LogLevel {option.value}", evidence)
+        else:
+            yield self.warned(f"LogLevel {option.value}: key fingerprints are not logged", evidence)
+
+
+class MatchBlocksKeepPolicy(Check):
+    meta = CheckMeta(
+        id="GAR-SSH-020",
+        area=AREA,
+        item=ITEM,
+        title="No sshd Match block turns root, password or empty-password login back on",
+        severity=Severity.HIGH,
+        rationale="`sshd -T` and the global settings hide Match blocks: `Match Address "
+        "0.0.0.0/0` with PasswordAuthentication yes silently undoes the hardening.",
+        remediation="Remove the weakening setting from the Match block named in the evidence "
+        "(check the result with sshd -T -C user=NAME,addr=IP,host=NAME).",
+        references=(SSHD_MAN + "#Match",),
+    )
+
+    def run(self, facts: Facts) -> Iterable[Finding]:
+        sshd = sshd_config(facts)
+        if not sshd.match_blocks:
+            yield self.passed(
+                "no Match blocks",
+                Evidence(source=sshd.config_path, observed="no Match lines in the config files"),
+            )
+            return
+        for block in sshd.match_blocks:
+            weakening = [o for o in block.options if _weakens(o)]
+            subject = f"Match {block.criteria}"
+            if weakening:
+                evidence = [
+                    Evidence(
+                        source=o.origin,
+                        observed=f"{o.written_as or o.keyword} {o.value}",
+                        expected=f"not set here (inside {subject} at {block.origin})",
+                    )
+                    for o in weakening
+                ]
+                names = ", ".join(f"{o.keyword} {o.value}" for o in weakening)
+                yield self.failed(f"{subject} re-enables {names}", *evidence, subject=subject)
+            else:
+                yield self.passed(
+                    f"{subject} keeps the login policy",
+                    Evidence(source=block.origin, observed=subject),
+                    subject=subject,
+                )
+
+
+def _weakens(option: SshdOption) -> bool:
+    bad = WEAKENING_IN_MATCH.get(option.keyword)
+    return bad is not None and option.lower in bad
