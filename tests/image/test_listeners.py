@@ -1,0 +1,107 @@
+"""GAR-IMG-004 against real sockets this test opens on loopback and the wildcard address."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.conftest import facts_for, needs_root, write_tree
+
+from garrison.checks.engine import run_check
+from garrison.checks.image import OnlyExpectedListeners
+from garrison.config.audit import AuditConfig, SshConfig
+from garrison.config.schema import Config
+from garrison.host.collectors.sockets import collect_ssh_ports
+from garrison.model import Finding, Status
+
+
+@pytest.fixture
+def listeners() -> Iterator[dict[str, socket.socket]]:
+    """A TCP listener on 127.0.0.1, one on 0.0.0.0 and a bound UDP socket, on random ports."""
+    opened: dict[str, socket.socket] = {}
+    try:
+        for name, kind, address in (
+            ("tcp-loopback", socket.SOCK_STREAM, "127.0.0.1"),
+            ("tcp-wildcard", socket.SOCK_STREAM, "0.0.0.0"),  # noqa: S104 (what is tested)
+            ("udp-wildcard", socket.SOCK_DGRAM, "0.0.0.0"),  # noqa: S104
+        ):
+            sock = socket.socket(socket.AF_INET, kind)
+            opened[name] = sock
+            sock.bind((address, 0))
+            if kind == socket.SOCK_STREAM:
+                sock.listen()
+        yield opened
+    finally:
+        for sock in opened.values():
+            sock.close()
+
+
+def port(sock: socket.socket) -> int:
+    return int(sock.getsockname()[1])
+
+
+def findings_for(config: Config) -> dict[str, Finding]:
+    findings = run_check(OnlyExpectedListeners, facts_for(Path("/"), config))
+    return {f.subject: f for f in findings}
+
+
+@needs_root
+def test_unexpected_listeners_are_reported_with_this_pid(
+    listeners: dict[str, socket.socket],
+) -> None:
+    found = findings_for(Config())
+    loopback = found[f"tcp 127.0.0.1:{port(listeners['tcp-loopback'])}"]
+    wildcard = found[f"tcp 0.0.0.0:{port(listeners['tcp-wildcard'])}"]
+    udp = found[f"udp 0.0.0.0:{port(listeners['udp-wildcard'])}"]
+    assert loopback.status == Status.WARN
+    assert wildcard.status == Status.FAIL
+    assert udp.status == Status.FAIL
+    for finding in (loopback, wildcard, udp):
+        assert f"pid {os.getpid()}" in finding.evidence[0].observed
+        assert "python" in finding.evidence[0].observed
+
+
+@needs_root
+def test_expected_ports_are_not_reported(listeners: dict[str, socket.socket]) -> None:
+    ports = [port(s) for s in listeners.values()]
+    found = findings_for(Config(audit=AuditConfig(expected_ports=ports)))
+    reported = {subject for subject in found if subject.endswith(tuple(f":{p}" for p in ports))}
+    assert reported == set()
+
+
+@needs_root
+def test_ssh_port_from_sshd_config_is_expected(
+    listeners: dict[str, socket.socket], tmp_path: Path
+) -> None:
+    wildcard = port(listeners["tcp-wildcard"])
+    conf = write_tree(tmp_path, {"sshd_config": f"# custom port\nPort {wildcard}\n"})
+    config = Config(ssh=SshConfig(sshd_config=str(conf / "sshd_config")))
+    found = findings_for(config)
+    assert f"tcp 0.0.0.0:{wildcard}" not in found
+    assert f"tcp 127.0.0.1:{port(listeners['tcp-loopback'])}" in found
+
+
+def test_ssh_ports_follow_include(tmp_path: Path) -> None:
+    root = write_tree(
+        tmp_path,
+        {
+            "etc/ssh/sshd_config": "Include /etc/ssh/sshd_config.d/*.conf\nPort 22\n",
+            "etc/ssh/sshd_config.d/10-port.conf": "Port 2222\n",
+            "etc/ssh/sshd_config.d/readme.txt": "Port 9999\n",
+        },
+    )
+    ports = facts_for(root).get(collect_ssh_ports)
+    assert ports.ports == (22, 2222)
+    assert "/etc/ssh/sshd_config.d/10-port.conf:1" in ports.source
+
+
+def test_ssh_port_defaults_to_22(tmp_path: Path) -> None:
+    assert facts_for(tmp_path).get(collect_ssh_ports).ports == (22,)
+
+
+def test_listeners_skip_under_root(tmp_path: Path) -> None:
+    (finding,) = run_check(OnlyExpectedListeners, facts_for(tmp_path))
+    assert finding.status == Status.SKIP
