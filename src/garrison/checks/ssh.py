@@ -97,7 +97,7 @@ class SshdConfigKnown(Check):
         elif sshd.fallback_reason.startswith("offline image"):
             yield self.passed(
                 f"parsed {files} (offline; Match blocks recorded, not applied)",
-                Evidence(source=sshd.source, observed=f"{len(files.split(','))} file(s) parsed"),
+                Evidence(source=sshd.source, observed=f"{len(sshd.files)} file(s) parsed"),
             )
         else:
             yield self.warned(
@@ -123,6 +123,15 @@ class RootLoginDisabled(SshdSettingCheck):
     keyword = "PermitRootLogin"
     secure = frozenset({"no"})
     expected = "no"
+
+    def insecure(self, sshd: SshdConfig, option: SshdOption, evidence: Evidence) -> Finding:
+        meaning = {
+            "yes": "root may log in with a password or a key",
+            "prohibit-password": "root may log in with a key",
+            "without-password": "root may log in with a key (old name of prohibit-password)",
+            "forced-commands-only": "root may run forced commands with a key",
+        }.get(option.lower, "root login is not refused")
+        return self.failed(f"PermitRootLogin {option.value}: {meaning}", evidence)
 
 
 class PasswordLoginDisabled(SshdSettingCheck):

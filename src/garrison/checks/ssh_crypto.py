@@ -203,7 +203,7 @@ class HostKeysStrong(Check):
             elif info.family == "rsa" and info.bits < MIN_HOST_RSA_BITS:
                 yield self.failed(f"RSA host key of {info.bits} bits", evidence, subject=path)
             else:
-                yield self.passed(f"{info.family} {info.bits}-bit host key", evidence, subject=path)
+                yield self.passed(f"{info.family} {info.bits}-bit key", evidence, subject=path)
         for name in facts.host.listdir("/etc/ssh"):
             if name.startswith("ssh_host_dsa_key") and name.endswith(".pub"):
                 path = "/etc/ssh/" + name.removesuffix(".pub")

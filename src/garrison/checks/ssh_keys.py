@@ -71,7 +71,7 @@ class NoDsaAuthorizedKeys(KeyFamilyCheck):
         if key.key.family != "dsa":
             return None
         return self.failed(
-            f"{key.user} accepts a DSA key at {key.where}",
+            f"accepts a DSA key at {key.where}",
             key_evidence(key, "ed25519 or rsa >= 4096"),
             subject=key.user,
         )
@@ -97,7 +97,7 @@ class RsaKeysLongEnough(KeyFamilyCheck):
             return None
         severity = Severity.HIGH if key.key.bits < 2048 else self.meta.severity
         return self.failed(
-            f"{key.user} accepts a {key.key.bits}-bit RSA key at {key.where}",
+            f"accepts a {key.key.bits}-bit RSA key at {key.where}",
             key_evidence(key, f"rsa >= {minimum} bits ([ssh].min_rsa_bits)"),
             subject=key.user,
             severity=severity,
@@ -121,7 +121,7 @@ class NoEcdsaAuthorizedKeys(KeyFamilyCheck):
         if key.key.family != "ecdsa":
             return None
         return self.warned(
-            f"{key.user} accepts an ECDSA key at {key.where}",
+            f"accepts an ECDSA key at {key.where}",
             key_evidence(key, "ed25519"),
             subject=key.user,
         )
@@ -199,9 +199,9 @@ class KeyFilesPrivate(Check):
                 expected=f"owner {kf.user} or root, no group/other write",
             )
             if problems:
-                yield self.failed(f"{kf.user}: " + "; ".join(problems), evidence, subject=kf.user)
+                yield self.failed("; ".join(problems), evidence, subject=kf.user)
             else:
-                yield self.passed(f"{kf.user}: {kf.path} is private", evidence, subject=kf.user)
+                yield self.passed(f"{kf.path} is private", evidence, subject=kf.user)
         if not found.files:
             yield self.passed(
                 "no authorized_keys files",
@@ -229,7 +229,7 @@ class KeyFilesParse(Check):
         found = authorized_keys(facts)
         for problem in found.problems:
             yield self.warned(
-                f"{problem.user}: {problem.problem}",
+                f"{problem.where}: {problem.problem}",
                 Evidence(
                     source=problem.where, observed=problem.problem, expected="a public key line"
                 ),

@@ -175,10 +175,12 @@ class MatchBlocksKeepPolicy(Check):
                     for o in weakening
                 ]
                 names = ", ".join(f"{o.keyword} {o.value}" for o in weakening)
-                yield self.failed(f"{subject} re-enables {names}", *evidence, subject=subject)
+                yield self.failed(
+                    f"re-enables {names} (block at {block.origin})", *evidence, subject=subject
+                )
             else:
                 yield self.passed(
-                    f"{subject} keeps the login policy",
+                    "keeps the login policy",
                     Evidence(source=block.origin, observed=subject),
                     subject=subject,
                 )

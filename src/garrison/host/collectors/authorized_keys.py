@@ -280,7 +280,8 @@ def _parse_file(
                 continue
             options, key_type, blob, comment = parts
             if key_type not in KEY_TYPES and not key_type.endswith(_CERT_SUFFIX):
-                raise ValueError(f"unknown key type {key_type[:40]!r}")
+                start = (options or key_type)[:24]
+                raise ValueError(f"not a key line: no known key type (starts with {start!r})")
             info = describe_public_key(key_type, blob)
         except ValueError as exc:
             problems.append(KeyProblem(user, where, str(exc)))

@@ -27,6 +27,7 @@ from garrison.host.collectors.sshd_parse import (
     value_tokens,
 )
 from garrison.host.host import Host
+from garrison.host.runner import CommandResult
 
 DEFAULT_ORIGIN = "default"
 
@@ -215,6 +216,18 @@ PRIVATE_RUN_PREFIX = (
 )
 
 
+def _sshd_problem(result: CommandResult, command: str) -> str:
+    """Why sshd -T gave nothing, quoting the lines that name a file and line when there are."""
+    if result.missing or result.timed_out:
+        return result.problem()
+    lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+    located = [line for line in lines if " line " in line] or lines[-1:]
+    if result.returncode == 0:
+        return f"`{command}` printed nothing"
+    detail = "; ".join(located[:3]) or "no message"
+    return f"`{command}` exited {result.returncode}: {detail}"
+
+
 def _needs_privsep_dir(stderr: str) -> bool:
     return "Missing privilege separation directory" in stderr
 
@@ -258,7 +271,7 @@ def load_sshd_config(
                 files=parsed.files if parsed else (),
                 problems=parsed.problems if parsed else (),
             )
-        fallback = result.problem() or f"`{result.display}` printed nothing"
+        fallback = _sshd_problem(result, " ".join(argv))
         if _needs_privsep_dir(result.stderr):
             fallback += " (sshd is not running; its service creates that directory)"
     if parsed is None:

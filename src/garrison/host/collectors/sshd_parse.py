@@ -20,6 +20,8 @@ from garrison.host.host import Host
 
 #: sshd refuses deeper nesting ("Too many recursive configuration includes").
 MAX_INCLUDE_DEPTH = 16
+#: Where sshd looks for relative Include paths (SSHDIR at build time on Debian).
+SSH_DIR = "/etc/ssh"
 
 #: Deprecated spellings sshd still accepts, mapped to the keyword sshd -T prints.
 ALIASES = {
@@ -138,7 +140,7 @@ def parse_sshd_config(host: Host, path: str) -> ParsedSshdConfig:
     """
     text = host.read_text(path)
     state = _ParseState()
-    base_dir = posixpath.dirname(path) or "/etc/ssh"
+    base_dir = SSH_DIR  # sshd resolves relative includes against its own dir, whatever -f says
     _parse_text(host, path, text, state, base_dir, match=None, stack=(path,))
     return ParsedSshdConfig(
         options=tuple(state.options),
