@@ -1,0 +1,499 @@
+"""`garrison baseline`, `garrison verify`, `garrison keygen`, `garrison deploy`: file integrity."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from garrison.cli.common import (
+    config_option,
+    emit,
+    format_option,
+    get_config,
+    output_option,
+    stderr_console,
+    use_color,
+    warn,
+)
+from garrison.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from garrison.model import Severity
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@contextmanager
+def _progress(label: str, total: int | None = None) -> Iterator[ProgressCallback | None]:
+    """A rich progress bar on stderr when it is a terminal; otherwise nothing."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    with Progress(
+        *columns,
+        TextColumn("{task.fields[size]}"),
+        TimeElapsedColumn(),
+        console=stderr_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total, size="")
+
+        def update(files: int, nbytes: int) -> None:
+            bar.update(task, completed=files, size=f"{nbytes / 1e9:.2f} GB hashed")
+
+        yield update
+
+
+def _parse_fail_on(text: str) -> Severity:
+    try:
+        return Severity.parse(text)
+    except ValueError as exc:
+        raise UsageError(f"--fail-on: {exc}") from None
+
+
+BASELINE_EPILOG = """\b
+Examples:
+  garrison keygen /root/garrison-baseline.key      # once; pin the printed public key
+  garrison baseline --sign-with /root/garrison-baseline.key
+  garrison baseline --export-digest digest.txt     # sign off the box instead:
+  garrison baseline sign-digest digest.txt --key KEY -o baseline.sig   (on the workstation)
+  garrison baseline import-signature baseline.sig  # back on the box
+  garrison baseline show                           # what the current baseline covers
+
+\b
+The manifest goes to [integrity].manifest (default <state_dir>/baseline.gz), with the
+signature beside it (.sig). It is written aside and renamed only when complete.
+"""
+
+
+@click.group("baseline", invoke_without_command=True, epilog=BASELINE_EPILOG)
+@config_option
+@click.option(
+    "--sign-with",
+    metavar="KEYFILE",
+    type=click.Path(dir_okay=False),
+    help="ed25519 private key (PEM or OpenSSH) to sign the manifest with.",
+)
+@click.option(
+    "--export-digest",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Also write the statement to sign off the box to FILE.",
+)
+@click.option(
+    "--root",
+    metavar="DIR",
+    type=click.Path(exists=True, file_okay=False),
+    default="/",
+    help="Baseline the system mounted at DIR.",
+)
+@format_option(("table", "json"))
+@click.pass_context
+def baseline_command(
+    ctx: click.Context, sign_with: str | None, export_digest: str | None, root: str, fmt: str
+) -> None:
+    """Record every protected file (hash, mode, owner, caps...) in a signed manifest."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from garrison.integrity.baseline import create_baseline
+    from garrison.integrity.signing import statement
+
+    config = get_config(ctx)
+    with _progress("baseline") as progress:
+        result = create_baseline(
+            config,
+            sign_with=Path(sign_with) if sign_with else None,
+            progress=progress,
+            root=Path(root),
+        )
+    summary = result.summary
+    if export_digest:
+        _write_file(Path(export_digest), statement(summary))
+    for problem in result.unreadable[:20]:
+        warn(f"unreadable (recorded without a hash): {problem}")
+    if result.vanished:
+        warn(f"{len(result.vanished)} entries vanished during the scan (not recorded)")
+    if summary.header.missing_paths:
+        warn("not present, not covered: " + ", ".join(summary.header.missing_paths))
+    data = {
+        "manifest": str(summary.path),
+        "records": summary.records,
+        "sha256": summary.sha256,
+        "signed": result.signed,
+        "signature": str(result.signature) if result.signature else None,
+        "paths": list(summary.header.paths),
+        "unreadable": list(result.unreadable),
+        "vanished": list(result.vanished),
+    }
+    if fmt == "json":
+        emit(json.dumps(data, indent=2) + "\n", None)
+        return
+    lines = [f"baseline: {summary.records} entries -> {summary.path}", f"sha256: {summary.sha256}"]
+    if result.signed:
+        lines.append(f"signed: {result.signature}")
+    else:
+        lines.append(
+            "NOT SIGNED: `garrison verify` refuses it until signed "
+            "(--sign-with KEY, or --export-digest + import-signature)"
+        )
+    if export_digest:
+        lines.append(f"statement to sign: {export_digest}")
+    emit("\n".join(lines) + "\n", None)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write ({exc.strerror})") from None
+
+
+@baseline_command.command("import-signature")
+@config_option
+@click.argument("signature", type=click.Path(exists=True, dir_okay=False))
+@click.option("--manifest", metavar="FILE", type=click.Path(dir_okay=False), help="Manifest.")
+@click.pass_context
+def import_signature_command(ctx: click.Context, signature: str, manifest: str | None) -> None:
+    """Attach a detached signature (made off the box) to the baseline, after checking it.
+
+    SIGNATURE is a garrison .sig file, base64 text, or the 64 raw bytes that
+    `openssl pkeyutl -sign -rawin -inkey KEY -in digest.txt` writes.
+    """
+    from garrison.errors import IntegrityError
+    from garrison.integrity.baseline import manifest_path
+    from garrison.integrity.manifest import load_manifest
+    from garrison.integrity.signing import (
+        check_signature,
+        fingerprint,
+        load_public_key,
+        parse_signature,
+        write_signature,
+    )
+
+    config = get_config(ctx)
+    if not config.integrity.public_key:
+        raise IntegrityError("integrity.public_key: not set; pin the signer's public key first")
+    key = load_public_key(config.integrity.public_key)
+    loaded = load_manifest(Path(manifest) if manifest else manifest_path(config))
+    raw = parse_signature(Path(signature).read_bytes(), signature)
+    check_signature(loaded.summary, raw, key)
+    import base64
+
+    target = write_signature(
+        loaded.summary.path,
+        {
+            "format": "garrison-signature-1",
+            "algorithm": "ed25519",
+            "key": fingerprint(key),
+            "sha256": loaded.summary.sha256,
+            "signature": base64.b64encode(raw).decode(),
+        },
+    )
+    emit(f"signature verified with {fingerprint(key)} and attached: {target}\n", None)
+
+
+@baseline_command.command("sign-digest")
+@click.argument("digest", type=click.Path(exists=True, dir_okay=False))
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False))
+@click.option("--output", "-o", metavar="FILE", required=True, type=click.Path(dir_okay=False))
+def sign_digest_command(digest: str, key_file: str, output: str) -> None:
+    """Sign a statement written by `--export-digest` (run this where the key lives)."""
+    import base64
+
+    from garrison.integrity.signing import STATEMENT_PREFIX, fingerprint, load_private_key
+
+    data = Path(digest).read_bytes()
+    if not data.startswith(STATEMENT_PREFIX.encode()):
+        raise UsageError(f"{digest}: not a garrison statement (from `baseline --export-digest`)")
+    key = load_private_key(Path(key_file))
+    document = {
+        "format": "garrison-signature-1",
+        "algorithm": "ed25519",
+        "key": fingerprint(key.public_key()),
+        "signature": base64.b64encode(key.sign(data)).decode(),
+    }
+    _write_file(Path(output), (json.dumps(document, indent=1) + "\n").encode())
+    emit(f"signed with {document['key']}: {output}\n", None)
+
+
+@baseline_command.command("show")
+@config_option
+@click.option("--manifest", metavar="FILE", type=click.Path(dir_okay=False), help="Manifest.")
+@format_option(("table", "json"))
+@click.pass_context
+def show_command(ctx: click.Context, manifest: str | None, fmt: str) -> None:
+    """Show what the baseline covers, when it was made, and whether its signature verifies."""
+    from garrison.errors import IntegrityError
+    from garrison.integrity.baseline import load_trusted_manifest, manifest_path
+    from garrison.integrity.manifest import load_manifest
+
+    config = get_config(ctx)
+    path = Path(manifest) if manifest else manifest_path(config)
+    loaded = load_manifest(path)
+    try:
+        _, document = load_trusted_manifest(config, path)
+        trust = f"signed by {document.get('key', '?')}, verified against the pinned key"
+    except IntegrityError as exc:
+        trust = f"NOT TRUSTED: {exc}"
+    header = loaded.header
+    data = {
+        "manifest": str(path),
+        "records": loaded.summary.records,
+        "sha256": loaded.summary.sha256,
+        "trust": trust,
+        "header": {
+            "hostname": header.hostname,
+            "machine_id": header.machine_id,
+            "created": header.created,
+            "algorithm": header.algorithm,
+            "paths": list(header.paths),
+            "missing_paths": list(header.missing_paths),
+            "excludes": list(header.excludes),
+        },
+    }
+    if fmt == "json":
+        emit(json.dumps(data, indent=2) + "\n", None)
+        return
+    lines = [
+        f"manifest: {path} ({loaded.summary.records} entries, {header.algorithm})",
+        f"made: {header.created} on {header.hostname}",
+        f"paths: {' '.join(header.paths)}",
+        f"trust: {trust}",
+    ]
+    emit("\n".join(lines) + "\n", None)
+
+
+KEYGEN_EPILOG = """\b
+Examples:
+  garrison keygen /root/garrison-baseline.key
+  garrison keygen ~/keys/garrison.key   # on a workstation, for off-box signing
+
+\b
+Writes KEYFILE (PEM, mode 0600, unencrypted: keep it off the box or on a token) and
+KEYFILE.pub, and prints the public key to pin as [integrity].public_key.
+"""
+
+
+@click.command("keygen", epilog=KEYGEN_EPILOG)
+@click.argument("keyfile", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite an existing key.")
+def keygen_command(keyfile: str, force: bool) -> None:
+    """Create an ed25519 key pair for signing baselines and deploy manifests."""
+    from garrison.integrity.signing import generate_keypair
+
+    pair = generate_keypair(Path(keyfile), overwrite=force)
+    emit(
+        f"private key: {pair.private_path} (keep it secret; ideally off this host)\n"
+        f"public key:  {pair.public_path} ({pair.fingerprint})\n\n"
+        f'pin it in garrison.toml:\n[integrity]\npublic_key = "{pair.public_line}"\n',
+        None,
+    )
+
+
+baseline_command.add_command(keygen_command)
+
+VERIFY_EPILOG = """\b
+Examples:
+  garrison verify                     # fast: rehash only files whose metadata changed
+  garrison verify --full              # rehash everything
+  garrison verify -f json -o drift.json
+  garrison verify --fail-on critical  # exit 1 only for new setuid bits and the like
+
+\b
+Exit codes: 0 no drift at or above --fail-on, 1 drift at or above it,
+2 baseline missing, unsigned, tampered or from another host.
+"""
+
+
+@click.command("verify", epilog=VERIFY_EPILOG)
+@config_option
+@click.option("--full", is_flag=True, help="Rehash every file instead of trusting metadata.")
+@click.option(
+    "--fail-on",
+    metavar="SEVERITY",
+    default="medium",
+    show_default=True,
+    help="Lowest severity of a change that makes the exit code 1.",
+)
+@click.option("--manifest", metavar="FILE", type=click.Path(dir_okay=False), help="Manifest.")
+@format_option(("table", "json"))
+@output_option
+@click.pass_context
+def verify_command(
+    ctx: click.Context,
+    full: bool,
+    fail_on: str,
+    manifest: str | None,
+    fmt: str,
+    output: str | None,
+) -> None:
+    """Compare the protected files with the signed baseline and report the drift."""
+    from garrison.integrity.render import render_drift
+    from garrison.integrity.verify import report_to_json, verify_baseline
+
+    threshold = _parse_fail_on(fail_on)
+    config = get_config(ctx)
+    with _progress("verify") as progress:
+        report = verify_baseline(
+            config, full=full, progress=progress, manifest=Path(manifest) if manifest else None
+        )
+    if fmt == "json":
+        emit(report_to_json(report), output)
+    else:
+        emit(render_drift(report, color=use_color(output)), output)
+    ctx.exit(EXIT_FINDINGS if report.at_or_above(threshold) else EXIT_OK)
+
+
+DEPLOY_EPILOG = """\b
+Examples:
+  garrison deploy verify /opt/trading/momentum --sign-with /root/garrison.key
+  garrison deploy verify --strategy momentum       # PATH defaults to its code_dir
+  garrison deploy status                           # drift of every deployed tree
+  garrison deploy hook install /srv/git/momentum.git
+
+\b
+Allowed signers come from [integrity].allowed_signers (ssh allowed_signers file)
+and/or [integrity].gnupg_home (a GnuPG home holding only the signers' keys).
+"""
+
+
+@click.group("deploy", epilog=DEPLOY_EPILOG)
+def deploy_group() -> None:
+    """Refuse unsigned code: verify deploys, watch deployed trees, guard pushes."""
+
+
+@deploy_group.command("verify", epilog=DEPLOY_EPILOG)
+@config_option
+@click.argument("path", required=False, type=click.Path(file_okay=False))
+@click.option("--strategy", metavar="NAME", help="[[strategies]] name (default: PATH's name).")
+@click.option("--sign-with", metavar="KEYFILE", type=click.Path(dir_okay=False))
+@click.option("--since", metavar="REV", help="Check commits after REV (not the last deploy).")
+@format_option(("table", "json"))
+@click.pass_context
+def deploy_verify_command(
+    ctx: click.Context,
+    path: str | None,
+    strategy: str | None,
+    sign_with: str | None,
+    since: str | None,
+    fmt: str,
+) -> None:
+    """Check HEAD and every commit since the last verified deploy are signed, the tree is
+    clean, and record a signed manifest of the deployed tree."""
+    from garrison.integrity.deploy import resolve_target, verify_deploy
+
+    config = get_config(ctx)
+    name, tree = resolve_target(config, path, strategy)
+    result = verify_deploy(
+        config, tree, name, sign_with=Path(sign_with) if sign_with else None, since=since
+    )
+    deploy = result.deploy
+    if fmt == "json":
+        data = {
+            "strategy": deploy.strategy,
+            "tree": deploy.tree,
+            "head": deploy.head,
+            "manifest": str(deploy.manifest),
+            "first_deploy": result.first_deploy,
+            "commits": [
+                {"commit": c.commit, "status": c.status, "signer": c.signer, "key": c.key}
+                for c in result.commits
+            ],
+        }
+        emit(json.dumps(data, indent=2) + "\n", None)
+        return
+    scope = "HEAD (first deploy)" if result.first_deploy else f"{len(result.commits)} new commits"
+    signers = ", ".join(deploy.signers) or "-"
+    emit(
+        f"deploy {deploy.strategy}: {scope} signed by allowed signers ({signers}); "
+        f"tree clean at {deploy.head[:12]}\nsigned manifest: {deploy.manifest}\n",
+        None,
+    )
+
+
+@deploy_group.command("status")
+@config_option
+@click.option("--strategy", metavar="NAME", help="Only this deploy.")
+@click.option("--fail-on", metavar="SEVERITY", default="low", show_default=True)
+@format_option(("table", "json"))
+@click.pass_context
+def deploy_status_command(ctx: click.Context, strategy: str | None, fail_on: str, fmt: str) -> None:
+    """Report how each deployed tree drifted from its signed manifest."""
+    from garrison.integrity.deploy import deploy_status
+    from garrison.integrity.render import render_drift
+    from garrison.integrity.verify import report_to_json
+
+    threshold = _parse_fail_on(fail_on)
+    config = get_config(ctx)
+    statuses = deploy_status(config, strategy)
+    failing = False
+    parts: list[str] = []
+    json_items = []
+    for status in statuses:
+        moved = status.head_now and status.head_now != status.deploy.head
+        if status.drift is None or moved or status.drift.at_or_above(threshold):
+            failing = True
+        if fmt == "json":
+            item = json.loads(report_to_json(status.drift)) if status.drift else {}
+            item.update(
+                strategy=status.deploy.strategy,
+                deployed_head=status.deploy.head,
+                head_now=status.head_now,
+                problem=status.problem,
+            )
+            json_items.append(item)
+            continue
+        parts.append(f"== {status.deploy.strategy}: {status.deploy.tree}\n")
+        if status.problem:
+            parts.append(f"NOT CHECKED: {status.problem}\n")
+            continue
+        if moved:
+            parts.append(
+                f"HEAD moved: deployed {status.deploy.head[:12]}, now {status.head_now[:12]} "
+                "(run `garrison deploy verify`)\n"
+            )
+        assert status.drift is not None
+        parts.append(render_drift(status.drift, color=use_color(None)))
+    if fmt == "json":
+        emit(json.dumps(json_items, indent=2) + "\n", None)
+    elif not statuses:
+        emit("no verified deploys recorded (run `garrison deploy verify`)\n", None)
+    else:
+        emit("".join(parts), None)
+    ctx.exit(EXIT_FINDINGS if failing else EXIT_OK)
+
+
+@deploy_group.group("hook")
+def hook_group() -> None:
+    """Server-side git hooks."""
+
+
+@hook_group.command("install")
+@config_option
+@click.argument("bare_repo", type=click.Path(exists=True, file_okay=False))
+@click.option("--force", is_flag=True, help="Replace an existing pre-receive hook.")
+@click.pass_context
+def hook_install_command(ctx: click.Context, bare_repo: str, force: bool) -> None:
+    """Install a pre-receive hook in BARE_REPO that rejects pushes of unsigned commits."""
+    from garrison.integrity.hook import install_hook
+
+    hook = install_hook(get_config(ctx), Path(bare_repo), force=force)
+    emit(
+        f"installed {hook}: pushes with commits not signed by an allowed signer are refused\n", None
+    )
+
+
+COMMANDS = [baseline_command, verify_command, keygen_command, deploy_group]

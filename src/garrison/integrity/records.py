@@ -1,0 +1,192 @@
+"""One file's recorded state, and its compact tab-separated line in a manifest."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass, replace
+from urllib.parse import quote_from_bytes, unquote_to_bytes
+
+from garrison.errors import IntegrityError
+
+#: Column names, in order, written to the manifest header line.
+COLUMNS = (
+    "path",
+    "type",
+    "mode",
+    "uid",
+    "gid",
+    "size",
+    "mtime_ns",
+    "ctime_ns",
+    "inode",
+    "dev",
+    "nlink",
+    "caps",
+    "target",
+    "hash",
+)
+
+NO_VALUE = "-"
+UNREADABLE = "?"  # the file existed but could not be read; its content is unknown
+
+_TYPE_OF_MODE = (
+    (stat.S_ISREG, "f"),
+    (stat.S_ISDIR, "d"),
+    (stat.S_ISLNK, "l"),
+    (stat.S_ISFIFO, "p"),
+    (stat.S_ISSOCK, "s"),
+    (stat.S_ISCHR, "c"),
+    (stat.S_ISBLK, "b"),
+)
+TYPE_NAMES = {
+    "f": "file",
+    "d": "directory",
+    "l": "symlink",
+    "p": "fifo",
+    "s": "socket",
+    "c": "char device",
+    "b": "block device",
+    "?": "unknown",
+}
+# Anything that would break the one-line, tab-separated format is percent-escaped.
+_NEEDS_QUOTING = re.compile(r"[%\t\n\r\\\x00-\x1f\x7f\udc80-\udcff]")
+
+
+def file_type(mode: int) -> str:
+    """The one-letter type of an lstat mode."""
+    for test, letter in _TYPE_OF_MODE:
+        if test(mode):
+            return letter
+    return "?"
+
+
+def quote_path(text: str) -> str:
+    """Escape a path (or symlink target) for the manifest; plain names stay readable."""
+    if not _NEEDS_QUOTING.search(text):
+        return text
+    raw = text.encode("utf-8", "surrogateescape")
+    return quote_from_bytes(raw, safe="/ !\"#$&'()*+,-.:;<=>?@[]^_`{|}~")
+
+
+def unquote_path(text: str) -> str:
+    if "%" not in text:
+        return text
+    return unquote_to_bytes(text).decode("utf-8", "surrogateescape")
+
+
+def sort_key(path: str) -> str:
+    """The order of records in a manifest: a depth-first walk with names sorted in each directory.
+
+    Replacing '/' by NUL makes plain string order equal to component-by-component order, which is
+    the order a sorted depth-first walk produces ('a/x' before 'a.b' would otherwise be wrong).
+    """
+    return path.replace("/", "\0")
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """The recorded state of one path."""
+
+    path: str
+    type: str
+    mode: int  # permission bits including setuid/setgid/sticky (S_IMODE)
+    uid: int
+    gid: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+    dev: int
+    nlink: int
+    caps: str = ""  # security.capability xattr, hex; "" when none
+    target: str = ""  # symlink target
+    hash: str = ""  # content hash of regular files; "?" when unreadable
+
+    @property
+    def setuid(self) -> bool:
+        return bool(self.mode & stat.S_ISUID)
+
+    @property
+    def setgid(self) -> bool:
+        return bool(self.mode & stat.S_ISGID)
+
+    @property
+    def is_file(self) -> bool:
+        return self.type == "f"
+
+    def with_content(self, *, hash: str, caps: str = "", target: str = "") -> FileRecord:
+        return replace(self, hash=hash, caps=caps, target=target)
+
+    def same_inode_state(self, other: FileRecord) -> bool:
+        """True when size, mtime, ctime and inode are unchanged (fast mode trusts the hash)."""
+        return (
+            self.size == other.size
+            and self.mtime_ns == other.mtime_ns
+            and self.ctime_ns == other.ctime_ns
+            and self.inode == other.inode
+        )
+
+    def to_line(self) -> str:
+        return "\t".join(
+            (
+                quote_path(self.path),
+                self.type,
+                f"{self.mode:o}",
+                str(self.uid),
+                str(self.gid),
+                str(self.size),
+                str(self.mtime_ns),
+                str(self.ctime_ns),
+                str(self.inode),
+                str(self.dev),
+                str(self.nlink),
+                self.caps or NO_VALUE,
+                quote_path(self.target) if self.target else NO_VALUE,
+                self.hash or NO_VALUE,
+            )
+        )
+
+    @classmethod
+    def from_line(cls, line: str, where: str) -> FileRecord:
+        """Parse one manifest line; `where` (file:line) names it in the error."""
+        fields = line.split("\t")
+        if len(fields) != len(COLUMNS):
+            raise IntegrityError(f"{where}: expected {len(COLUMNS)} fields, found {len(fields)}")
+        try:
+            return cls(
+                path=unquote_path(fields[0]),
+                type=fields[1],
+                mode=int(fields[2], 8),
+                uid=int(fields[3]),
+                gid=int(fields[4]),
+                size=int(fields[5]),
+                mtime_ns=int(fields[6]),
+                ctime_ns=int(fields[7]),
+                inode=int(fields[8]),
+                dev=int(fields[9]),
+                nlink=int(fields[10]),
+                caps="" if fields[11] == NO_VALUE else fields[11],
+                target="" if fields[12] == NO_VALUE else unquote_path(fields[12]),
+                hash="" if fields[13] == NO_VALUE else fields[13],
+            )
+        except ValueError as exc:
+            raise IntegrityError(f"{where}: malformed record ({exc})") from None
+
+
+def record_from_stat(path: str, st: os.stat_result) -> FileRecord:
+    """A record with the metadata of an lstat result (content fields filled in later)."""
+    return FileRecord(
+        path=path,
+        type=file_type(st.st_mode),
+        mode=stat.S_IMODE(st.st_mode),
+        uid=st.st_uid,
+        gid=st.st_gid,
+        size=st.st_size if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode) else 0,
+        mtime_ns=st.st_mtime_ns,
+        ctime_ns=st.st_ctime_ns,
+        inode=st.st_ino,
+        dev=st.st_dev,
+        nlink=st.st_nlink,
+    )
