@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from garrison.checks.base import Check
 from garrison.checks.ssh import AREA, ITEM, SSHD_MAN, setting_evidence, sshd_config
+from garrison.host.collectors.sshd import SshdConfig
 from garrison.host.collectors.sshd_parse import SshdOption
 from garrison.host.facts import Facts
 from garrison.model import CheckMeta, Evidence, Finding, Severity
@@ -189,3 +190,63 @@ class MatchBlocksKeepPolicy(Check):
 def _weakens(option: SshdOption) -> bool:
     bad = WEAKENING_IN_MATCH.get(option.keyword)
     return bad is not None and option.lower in bad
+
+
+def sshd_ports(sshd: SshdConfig) -> set[int]:
+    """TCP ports sshd listens on: Port lines plus ports given inside ListenAddress."""
+    ports = {int(o.value) for o in sshd.all("port") if o.value.strip().isdigit()}
+    for option in sshd.all("listenaddress"):
+        address = option.value.split()[0] if option.value.split() else ""
+        host, sep, port = address.rpartition(":")
+        # "[::1]:2222" and "1.2.3.4:2222" carry a port; a bare IPv6 address does not.
+        if sep and port.isdigit() and (host.endswith("]") or host.count(":") == 0):
+            ports.add(int(port))
+    if not ports:
+        ports.add(int(sshd.effective("port").value or 22))
+    return ports
+
+
+class FirewallAdmitsSsh(Check):
+    meta = CheckMeta(
+        id="GAR-SSH-029",
+        area=AREA,
+        item=ITEM,
+        title="The firewall policy admits every port sshd listens on",
+        severity=Severity.HIGH,
+        rationale="A default-deny policy ([firewall].inbound) without sshd's real port locks "
+        "every administrator out the moment it is applied; a moved Port line is the usual "
+        "cause.",
+        remediation='Add [[firewall.inbound]] name = "ssh", port = PORT (protocol tcp) for '
+        "each port in the evidence, or change sshd's Port back.",
+        references=(SSHD_MAN + "#Port",),
+    )
+
+    def run(self, facts: Facts) -> Iterable[Finding]:
+        sshd = sshd_config(facts)
+        admitted = {
+            s.port: s for s in facts.config.firewall.inbound if s.protocol in ("tcp", "both")
+        }
+        port_options = sshd.all("port") or (sshd.effective("port"),)
+        source = ", ".join(sorted({o.origin for o in port_options}))
+        for port in sorted(sshd_ports(sshd)):
+            evidence = Evidence(
+                source=f"{source}; config [firewall].inbound",
+                observed=f"sshd port {port}; firewall admits tcp "
+                f"{', '.join(map(str, sorted(admitted))) or 'nothing'}",
+                expected=f"tcp {port} in [firewall].inbound",
+            )
+            service = admitted.get(port)
+            if service is None:
+                yield self.failed(
+                    f"sshd listens on {port} but [firewall].inbound does not admit it: "
+                    "applying the firewall would lock SSH out",
+                    evidence,
+                    subject=f"port {port}",
+                )
+            else:
+                whom = f" from {', '.join(service.sources)}" if service.sources else ""
+                yield self.passed(
+                    f"admitted{whom} by [[firewall.inbound]] {service.name}",
+                    evidence,
+                    subject=f"port {port}",
+                )
