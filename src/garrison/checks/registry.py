@@ -11,7 +11,7 @@ import garrison.checks
 from garrison.checks.base import Check
 
 ID_PATTERN = re.compile(r"^GAR-[A-Z]+-\d{3}$")
-_NOT_CHECK_MODULES = {"base", "registry", "engine"}
+_NOT_CHECK_MODULES = {"base", "registry", "engine", "attestation"}
 
 
 def _subclasses(cls: type) -> list[type[Check]]:

@@ -9,6 +9,7 @@ from garrison.config.base import StrictModel
 from garrison.config.firewall import Broker, FirewallConfig
 from garrison.config.guard import GuardConfig
 from garrison.config.integrity import IntegrityConfig
+from garrison.config.operations import BackupConfig, RecoveryConfig
 from garrison.config.paths import PathsConfig
 from garrison.config.respond import RespondConfig
 from garrison.config.secrets import SecretsConfig
@@ -29,6 +30,8 @@ class Config(StrictModel):
     guard: GuardConfig = Field(default_factory=GuardConfig)
     respond: RespondConfig = Field(default_factory=RespondConfig)
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
+    backup: BackupConfig = Field(default_factory=BackupConfig)
+    recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)
 
     def strategy(self, name: str) -> Strategy | None:
         return next((s for s in self.strategies if s.name == name), None)

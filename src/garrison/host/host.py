@@ -10,7 +10,7 @@ import errno
 import os
 import socket
 import stat as stat_mod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,11 +184,19 @@ class Host:
         return accounts
 
     # -- commands ------------------------------------------------------------------------
-    def run(self, argv: Sequence[str], *, timeout: float | None = None) -> CommandResult:
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> CommandResult:
         """Run a command on the live host. Under --root this raises: the image is not running."""
         if not self.live:
             raise HostError(f"`{' '.join(argv)}` needs the live host; not run under --root")
-        return self._runner(argv, timeout=timeout or self.command_timeout)
+        if env is None:
+            return self._runner(argv, timeout=timeout or self.command_timeout)
+        return self._runner(argv, timeout=timeout or self.command_timeout, env=env)
 
 
 def is_missing(exc: OSError) -> bool:
