@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import needs_root
 
 from garrison.checks.engine import run_check
 from garrison.checks.isolation import (
@@ -24,7 +25,6 @@ from garrison.config.loader import validate_config
 from garrison.host.facts import Facts
 from garrison.host.host import Host
 from garrison.model import Finding, Status
-from tests.conftest import needs_root
 
 pytestmark = [needs_root, pytest.mark.skipif(shutil.which("setpriv") is None, reason="no setpriv")]
 
