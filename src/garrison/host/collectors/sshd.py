@@ -272,6 +272,8 @@ def load_sshd_config(
                 problems=parsed.problems if parsed else (),
             )
         fallback = _sshd_problem(result, " ".join(argv))
+        if "no hostkeys available" in result.stderr and not host.running_as_root():
+            fallback += " (run garrison as root: sshd -T must read the host keys)"
         if _needs_privsep_dir(result.stderr):
             fallback += " (sshd is not running; its service creates that directory)"
     if parsed is None:
