@@ -22,9 +22,13 @@ def _inner_model(annotation: Any) -> tuple[type[BaseModel] | None, str]:
     args = typing.get_args(annotation)
     if origin is list and args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
         return args[0], "array"
-    if origin is dict and len(args) == 2 and isinstance(args[1], type):
-        if issubclass(args[1], BaseModel):
-            return args[1], "map"
+    if (
+        origin is dict
+        and len(args) == 2
+        and isinstance(args[1], type)
+        and issubclass(args[1], BaseModel)
+    ):
+        return args[1], "map"
     if origin in (typing.Union, types.UnionType):
         for arg in args:
             model, shape = _inner_model(arg)
