@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from garrison.integrity.records import TYPE_NAMES, UNREADABLE, FileRecord, sort_key
 from garrison.model import Severity
 
-#: Trees whose files are configuration, where an edit is routine rather than alarming.
-CONFIG_TREES = ("/etc/",)
+#: A path component that marks configuration, where an edit is routine rather than alarming.
+CONFIG_COMPONENT = "/etc/"
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def _describe(record: FileRecord) -> dict[str, str]:
 
 
 def _is_config(path: str) -> bool:
-    return path.startswith(CONFIG_TREES)
+    return CONFIG_COMPONENT in path
 
 
 def _added(record: FileRecord) -> list[Change]:
@@ -134,8 +134,8 @@ def compare_records(old: FileRecord, new: FileRecord) -> list[Change]:
                     path,
                     severity,
                     f"content changed{mtime_note}",
-                    {"hash": old.hash, "size": str(old.size)},
-                    {"hash": new.hash, "size": str(new.size)},
+                    {"hash": old.hash, "size": str(old.size), "mtime_ns": str(old.mtime_ns)},
+                    {"hash": new.hash, "size": str(new.size), "mtime_ns": str(new.mtime_ns)},
                 )
             )
     if new.type == "l" and old.target != new.target:
@@ -149,7 +149,8 @@ def compare_records(old: FileRecord, new: FileRecord) -> list[Change]:
                 {"target": new.target},
             )
         )
-    changes.extend(_metadata_changes(old, new))
+    content_changed = any(c.kind == "content" for c in changes)
+    changes.extend(_metadata_changes(old, new, content_changed=content_changed))
     changes.extend(_privilege_changes(old, new))
     if old.caps and not new.caps:
         changes.append(
@@ -160,7 +161,11 @@ def compare_records(old: FileRecord, new: FileRecord) -> list[Change]:
     return changes
 
 
-def _metadata_changes(old: FileRecord, new: FileRecord) -> list[Change]:
+def _metadata_changes(
+    old: FileRecord, new: FileRecord, *, content_changed: bool = False
+) -> list[Change]:
+    """Mode, owner, and (for files) mtime, link count and inode; mtime is implied by a content
+    change, so it is left out then."""
     before: dict[str, str] = {}
     after: dict[str, str] = {}
     severity = Severity.LOW
@@ -176,7 +181,7 @@ def _metadata_changes(old: FileRecord, new: FileRecord) -> list[Change]:
         before["owner"], after["owner"] = f"{old.uid}:{old.gid}", f"{new.uid}:{new.gid}"
         severity = max(severity, Severity.MEDIUM)
     if new.type != "d":
-        if old.mtime_ns != new.mtime_ns:
+        if old.mtime_ns != new.mtime_ns and not content_changed:
             before["mtime_ns"], after["mtime_ns"] = str(old.mtime_ns), str(new.mtime_ns)
         if old.nlink != new.nlink:
             before["nlink"], after["nlink"] = str(old.nlink), str(new.nlink)

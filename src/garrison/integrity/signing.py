@@ -51,8 +51,10 @@ def load_public_key(value: str, label: str = "integrity.public_key") -> Ed25519P
             text = path.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             raise IntegrityError(f"{label}: {path}: no such key file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise IntegrityError(f"{label}: {path}: cannot read ({exc})") from None
+        except OSError as exc:
+            raise IntegrityError(f"{label}: {path}: cannot read ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise IntegrityError(f"{label}: {path}: not a text key file") from None
         label = f"{label} ({path})"
     key: object
     try:
