@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import pwd
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).parent
+#: Absolute, so a test can run garrison with a PATH that lacks tools (e.g. no nft).
+IP = shutil.which("ip") or "/usr/sbin/ip"
 PROBE = HERE / "netprobe.py"
 DNS_SERVER = HERE / "dns_server.py"
 _counter = itertools.count()
@@ -113,7 +116,7 @@ class Lab:
     ) -> subprocess.CompletedProcess[str]:
         """Run argv inside namespace `ns` (a full ns name or a peer name, or "vps")."""
         return subprocess.run(
-            ["ip", "netns", "exec", self.ns_of(ns), *argv],
+            [IP, "netns", "exec", self.ns_of(ns), *argv],
             capture_output=True,
             text=True,
             env=env,
@@ -124,7 +127,7 @@ class Lab:
     def spawn(self, ns: str, argv: Sequence[str], *, ready: str = "READY") -> subprocess.Popen[str]:
         """Start a long-running process in `ns`; waits for `ready` on its stdout."""
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns_of(ns), *argv],
+            [IP, "netns", "exec", self.ns_of(ns), *argv],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
