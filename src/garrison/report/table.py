@@ -43,7 +43,7 @@ def make_console(color: bool, width: int | None) -> Console:
     )
 
 
-def _finding_lines(console: Console, finding: Finding, verbose: bool) -> None:
+def _finding_lines(console: Console, finding: Finding, verbose: bool, show_fix: bool) -> None:
     status = finding.status
     badge = Text(f"{status.value.upper():6}", style=_STATUS_STYLE[status])
     line = Text("  ")
@@ -61,7 +61,7 @@ def _finding_lines(console: Console, finding: Finding, verbose: bool) -> None:
         if ev.expected:
             text += f"; expected {ev.expected!r}"
         console.print(Text("           " + text, style="dim"))
-    if finding.remediation and status in (Status.FAIL, Status.WARN):
+    if show_fix and finding.remediation and status in (Status.FAIL, Status.WARN):
         console.print(Text("           fix: " + finding.remediation, style="dim cyan"))
 
 
@@ -94,8 +94,11 @@ def render_table(
         shown = [f for f in findings if verbose or f.status != Status.PASS]
         passed = len(findings) - len(shown)
         console.print(Text(f"{item}. {CHECKLIST[item]}", style="bold"))
+        fixed: set[str] = set()  # one "fix:" line per check, not one per subject
         for finding in sorted(shown, key=lambda f: (_order(f.status), -f.severity, f.check_id)):
-            _finding_lines(console, finding, verbose)
+            _finding_lines(console, finding, verbose, finding.check_id not in fixed)
+            if finding.remediation:
+                fixed.add(finding.check_id)
         if passed:
             noun = "check" if passed == 1 else "checks"
             console.print(Text(f"  {passed} {noun} passed (-v to list them)", style="green dim"))
