@@ -6,6 +6,7 @@ import os
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.conftest import facts_for, fixture_root
@@ -164,3 +165,66 @@ def test_authorized_keys_file_none_means_no_files(make_root: MakeRoot) -> None:
     )
     found = collect_authorized_keys(Host(root), Config())
     assert (found.keys, found.problems, found.files) == ((), (), ())
+
+
+CANARY = "GARRISON-CANARY-7f3a9c"
+
+
+def test_key_options_and_material_never_reach_the_report(
+    make_root: MakeRoot, cli: Callable[..., Any]
+) -> None:
+    """Options can carry secrets (environment="API_KEY=..."); reports show fingerprints only."""
+    blob = ED25519.split()[1]
+    root = make_root(
+        {
+            "etc/passwd": PASSWD,
+            "etc/ssh/sshd_config": "PermitRootLogin yes\n",
+            "root/.ssh/authorized_keys": f'environment="BYBIT_SECRET={CANARY}" {ED25519}\n'
+            f"ssh-rsa {CANARY}\n{CANARY} pasted by mistake\n",
+        }
+    )
+    for fmt in ("table", "json", "sarif", "junit"):
+        result = cli("audit", "--root", str(root), "--area", "ssh", "-v", "-f", fmt)
+        assert result.code in (0, 1), result.err
+        assert CANARY not in result.out + result.err, fmt
+        assert blob not in result.out, fmt
+
+
+def test_host_key_without_pub_is_read_from_the_private_key(
+    make_root: MakeRoot, tmp_path: Path
+) -> None:
+    key = tmp_path / "hostkey"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", str(key)], check=True
+    )
+    root = make_root(
+        {
+            "etc/ssh/sshd_config": "HostKey /etc/ssh/ssh_host_rsa_key\n",
+            "etc/ssh/ssh_host_rsa_key": key.read_bytes(),
+        }
+    )
+    (finding,) = run("GAR-SSH-021", root)
+    assert finding.status is Status.FAIL
+    assert finding.evidence[0].source == "/etc/ssh/ssh_host_rsa_key"
+    assert "rsa 2048 bits" in finding.evidence[0].observed
+    assert "PRIVATE KEY" not in str(finding)
+
+
+def test_authorized_keys_command_is_flagged_as_unaudited(make_root: MakeRoot) -> None:
+    root = make_root(
+        {
+            "etc/passwd": PASSWD,
+            "etc/ssh/sshd_config": "AuthorizedKeysCommand /usr/bin/cloud-keys %u\n"
+            "AuthorizedKeysCommandUser nobody\n",
+        }
+    )
+    (finding,) = run("GAR-SSH-027", root)
+    assert finding.status is Status.WARN
+    assert finding.evidence[0].source == "/etc/ssh/sshd_config:1"
+
+
+def test_root_key_flagged_without_any_sshd_config(make_root: MakeRoot) -> None:
+    root = make_root({"etc/passwd": PASSWD, "root/.ssh/authorized_keys": ED25519 + "\n"})
+    (finding,) = run("GAR-SSH-025", root)
+    assert finding.status is Status.FAIL
+    assert finding.subject == "root"

@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
-from garrison.checks.base import Check
-from garrison.checks.ssh import AREA, ITEM, sshd_config
+from garrison.checks.base import Check, CheckSkipped
+from garrison.checks.ssh import AREA, ITEM, setting_evidence, sshd_config
+from garrison.errors import GarrisonError
 from garrison.host.collectors.authorized_keys import (
     AuthorizedKey,
     AuthorizedKeys,
     collect_authorized_keys,
 )
+from garrison.host.collectors.sshd import SshdConfig
 from garrison.host.facts import Facts
 from garrison.model import CheckMeta, Evidence, Finding, Severity
 
@@ -28,6 +30,14 @@ AUTHORIZED_KEYS_MAN = "https://man.openbsd.org/sshd#AUTHORIZED_KEYS_FILE_FORMAT"
 
 def authorized_keys(facts: Facts) -> AuthorizedKeys:
     return facts.get(collect_authorized_keys)
+
+
+def sshd_or_none(facts: Facts) -> SshdConfig | None:
+    """The sshd config, or None when there is none (keys are still audited without it)."""
+    try:
+        return sshd_config(facts)
+    except (CheckSkipped, GarrisonError):
+        return None
 
 
 def key_evidence(key: AuthorizedKey, expected: str) -> Evidence:
@@ -152,7 +162,8 @@ class RootKeysRestricted(Check):
                 Evidence(source="root's authorized_keys", observed=f"{count} key(s)"),
             )
             return
-        root_login = sshd_config(facts).effective("permitrootlogin").lower
+        sshd = sshd_or_none(facts)
+        root_login = sshd.effective("permitrootlogin").lower if sshd else "prohibit-password"
         for key in unrestricted:
             evidence = key_evidence(key, "no key, or one with restrict/from=/command=")
             if root_login == "no":
@@ -227,6 +238,14 @@ class KeyFilesParse(Check):
 
     def run(self, facts: Facts) -> Iterable[Finding]:
         found = authorized_keys(facts)
+        sshd = sshd_or_none(facts)
+        command = sshd.effective("authorizedkeyscommand") if sshd else None
+        unaudited = bool(sshd and command and command.lower not in ("", "none"))
+        if sshd and command and unaudited:
+            yield self.warned(
+                "keys also come from AuthorizedKeysCommand, which garrison cannot audit",
+                setting_evidence(sshd, command, "none, or a command you audit separately"),
+            )
         for problem in found.problems:
             yield self.warned(
                 f"{problem.where}: {problem.problem}",
@@ -235,7 +254,7 @@ class KeyFilesParse(Check):
                 ),
                 subject=problem.user,
             )
-        if not found.problems:
+        if not found.problems and not unaudited:
             yield self.passed(
                 f"{len(found.keys)} key line(s) parsed",
                 Evidence(

@@ -280,8 +280,8 @@ def _parse_file(
                 continue
             options, key_type, blob, comment = parts
             if key_type not in KEY_TYPES and not key_type.endswith(_CERT_SUFFIX):
-                start = (options or key_type)[:24]
-                raise ValueError(f"not a key line: no known key type (starts with {start!r})")
+                # The line's text is not quoted back: a stray paste may be a secret.
+                raise ValueError(f"not a key line: no known key type ({len(line)} characters)")
             info = describe_public_key(key_type, blob)
         except ValueError as exc:
             problems.append(KeyProblem(user, where, str(exc)))
