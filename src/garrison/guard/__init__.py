@@ -1,0 +1,1 @@
+"""The real-time guard: sources -> events -> rules -> alerts -> responders."""

@@ -1,0 +1,1 @@
+"""Event sources of the guard (fanotify, inotify, NFLOG, audit, auth log, rescan)."""

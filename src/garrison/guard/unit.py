@@ -1,0 +1,42 @@
+"""The shipped systemd unit, rendered with this installation's paths."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import sys
+from importlib import resources
+from pathlib import Path
+
+from garrison.config.schema import Config
+from garrison.errors import UsageError
+
+
+def render_unit(config: Config, config_path: str | None) -> str:
+    template = resources.files("garrison.guard").joinpath("garrison-guard.service").read_text()
+    garrison = shutil.which("garrison") or str(Path(sys.executable).with_name("garrison"))
+    argv = [garrison, "guard"]
+    if config_path:
+        argv = [garrison, "--config", str(Path(config_path).resolve()), "guard"]
+    paths = config.paths
+    return (
+        template.replace("{exec_start}", shlex.join(argv))
+        .replace("{state_dir}", paths.state_dir)
+        .replace("{run_dir}", paths.run_dir)
+        .replace("{log_dir}", "-" + paths.log_dir)
+    )
+
+
+def install_unit(text: str, target: Path) -> Path:
+    """Write the unit (never enables or starts it)."""
+    if target.is_dir():
+        target = target / "garrison-guard.service"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.chmod(0o644)
+        tmp.replace(target)
+    except OSError as exc:
+        raise UsageError(f"{target}: cannot write the unit: {exc.strerror or exc}") from None
+    return target

@@ -1,0 +1,151 @@
+"""Each attack raises exactly the expected alert, from real fanotify/audit/inotify events."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from tests.guard.conftest import requires_guard_env
+from tests.guard.harness import GuardRun
+
+from garrison.guard.sources.audit import garrison_rules_installed
+
+pytestmark = [requires_guard_env, pytest.mark.root]
+
+
+def test_write_to_protected_file_alerts_with_writer(guard: GuardRun) -> None:
+    target = guard.mnt / "usr/bin/ls"
+    guard.sh(f"printf 'evil' > {target}")
+    alert = guard.wait_rule("GRD-FILE-001")
+    guard.settle()
+    assert guard.rules_seen() == {"GRD-FILE-001"}
+    event = alert.events[0]
+    assert event["path"] == str(target)
+    assert event["source"] == "fanotify"
+    assert event["pid"] is not None  # the writer's pid, from the kernel
+
+
+def test_setuid_binary_anywhere_alerts_via_audit_and_rules_are_removed(guard: GuardRun) -> None:
+    # scratch/ is not a watched path: only garrison's keyed audit rule can see this chmod.
+    target = guard.mnt / "scratch/rootshell"
+    guard.sh(f"cp /bin/true {target}")
+    guard.settle()
+    assert guard.rules_seen() == set()  # not watched, not setuid yet: nothing
+    assert any("key=garrison-setid" in line for line in garrison_rules_installed())
+    guard.sh(f"chmod 4755 {target}")
+    alert = guard.wait_rule("GRD-PRIV-001")
+    guard.settle()
+    assert guard.rules_seen() == {"GRD-PRIV-001"}
+    event = alert.events[0]
+    assert event["source"] == "audit"
+    assert event["path"] == str(target)
+    assert event["exe"].endswith("/chmod")
+    assert event["detail"]["key"] == "garrison-setid"
+    guard.stop()
+    assert garrison_rules_installed() == []
+
+
+def test_setuid_binary_in_protected_dir_alerts_write_and_setuid(guard: GuardRun) -> None:
+    binary = guard.mnt / "usr/bin/rootshell"
+    guard.sh(f"cp /bin/true {binary}")
+    guard.wait_rule("GRD-FILE-001")
+    guard.sh(f"chmod u+s {binary}")
+    alert = guard.wait_rule("GRD-PRIV-001")
+    guard.settle()
+    assert guard.rules_seen() == {"GRD-FILE-001", "GRD-PRIV-001"}
+    sources = {e["source"] for e in alert.events}
+    assert "fanotify" in sources  # and audit folds into the same alert (same rule and path)
+    assert all(e["path"] == str(binary) for e in alert.events)
+
+
+def test_setcap_alerts(guard: GuardRun) -> None:
+    binary = guard.mnt / "usr/bin/netcat"
+    guard.sh(f"cp /bin/true {binary}")
+    guard.wait_rule("GRD-FILE-001")
+    guard.sh(f"setcap cap_net_raw+ep {binary}")
+    alert = guard.wait_rule("GRD-PRIV-003")
+    guard.settle()
+    assert guard.rules_seen() == {"GRD-FILE-001", "GRD-PRIV-003"}
+    assert any(e["detail"].get("capability") for e in alert.events)
+
+
+def test_authorized_key_added_alerts(guard: GuardRun) -> None:
+    keys = guard.mnt / "root/.ssh/authorized_keys"
+    guard.sh(f"echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG attacker' >> {keys}")
+    alert = guard.wait_rule("GRD-PERS-001")
+    guard.settle()
+    assert guard.rules_seen() == {"GRD-PERS-001"}
+    assert alert.events[0]["path"] == str(keys)
+
+
+def test_pth_file_in_strategy_venv_alerts(guard: GuardRun) -> None:
+    site = guard.mnt / "opt/trading/venv/lib/python3.11/site-packages"
+    guard.sh(f"echo 'import os; os.system(\"id\")' > {site}/zz_evil.pth")
+    alert = guard.wait_rule("GRD-PERS-002")
+    guard.settle()
+    assert guard.rules_seen() == {"GRD-PERS-002"}
+    assert alert.events[0]["path"].endswith("zz_evil.pth")
+
+
+def test_bot_writing_logs_outside_protected_paths_raises_nothing(guard: GuardRun) -> None:
+    # A benign workload: the bot writes its logs and database next to (not inside) its code.
+    guard.sh(
+        f"mkdir -p {guard.mnt}/scratch/bot-data && "
+        f"for i in 1 2 3; do echo line $i >> {guard.mnt}/scratch/bot-data/bot.log; done && "
+        f"echo db > {guard.mnt}/scratch/bot-data/trades.sqlite"
+    )
+    guard.settle()
+    assert guard.rules_seen() == set()
+
+
+def test_failed_su_in_auth_log_alerts(guard: GuardRun) -> None:
+    # No sudo on this host and adding users would change it: append to the guard's
+    # (test-local) auth.log exactly what su/pam_unix write there.
+    with (guard.base / "auth.log").open("a") as log:
+        log.write(
+            "Nov 24 22:00:00 vps su[4242]: pam_unix(su:auth): authentication failure; "
+            "logname=bob uid=1000 euid=0 tty=/dev/pts/0 ruser=bob rhost=  user=root\n"
+            "Nov 24 22:00:02 vps su[4242]: FAILED SU (to root) bob on pts/0\n"
+        )
+    alert = guard.wait_rule("GRD-AUTH-001")
+    guard.settle()
+    assert guard.rules_seen() == {"GRD-AUTH-001"}
+    assert alert.count == 2  # both lines fold into one alert (dedup window)
+    assert "to root by bob" in alert.summary
+
+
+def test_repeated_writes_are_deduplicated(guard: GuardRun) -> None:
+    target = guard.mnt / "etc/hosts"
+    for n in range(3):
+        guard.sh(f"echo {n} >> {target}")
+    alert = guard.wait_rule("GRD-FILE-001")
+    guard.wait_for(lambda: guard.alerts()[0].count >= 3, "three events on one alert")
+    assert len([a for a in guard.alerts() if a.rule_id == "GRD-FILE-001"]) == 1
+    assert alert.events[0]["path"] == str(target)
+
+
+def test_exec_responder_gets_alert_json(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from tests.guard.harness import make_run
+
+    base = Path(str(tmp_path))
+    out = base / "exec-out.json"
+    run = make_run(base, responders='["log", "exec"]', exec_command=f'["sh", "-c", "cat > {out}"]')
+    run.start()
+    try:
+        run.sh(f"echo x > {run.mnt}/usr/bin/dropper")
+        run.wait_rule("GRD-FILE-001")
+        run.wait_for(lambda: out.exists() and out.stat().st_size > 0, "exec responder output")
+    finally:
+        run.stop()
+    import json
+
+    alert = json.loads(out.read_text())
+    assert alert["rule_id"] == "GRD-FILE-001"
+    assert alert["events"][0]["path"].endswith("/usr/bin/dropper")
+
+
+def test_auditctl_listing_has_no_garrison_rules_when_idle() -> None:
+    listing = subprocess.run(["auditctl", "-l"], capture_output=True, text=True, check=False)
+    assert "garrison-" not in listing.stdout
