@@ -71,6 +71,7 @@ FAILING = {
     "GAR-SSH-024": Status.WARN,
     "GAR-SSH-025": Status.FAIL,
     "GAR-SSH-027": Status.WARN,
+    "GAR-SSH-030": Status.WARN,
 }
 
 
@@ -101,6 +102,12 @@ def test_weak_algorithms_listed_by_name() -> None:
     assert "hmac-sha2-256" not in only("GAR-SSH-009")[0].message
     assert "diffie-hellman-group1-sha1" in only("GAR-SSH-010")[0].message
     assert "pubkeyacceptedalgorithms: ssh-rsa, ssh-dss" in only("GAR-SSH-011")[0].message
+
+
+def test_forwarding_advisory_names_each_open_door() -> None:
+    (finding,) = only("GAR-SSH-016", Status.WARN)
+    for item in ("allowtcpforwarding yes", "gatewayports yes", "permittunnel yes"):
+        assert item in finding.message
 
 
 def test_match_block_weakening_named_with_its_lines() -> None:

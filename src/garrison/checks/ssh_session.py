@@ -93,29 +93,35 @@ class ForwardingRestricted(Check):
         id="GAR-SSH-016",
         area=AREA,
         item=ITEM,
-        title="SSH TCP and agent forwarding are off (advisory)",
+        title="SSH TCP and agent forwarding and tunnels are off (advisory)",
         severity=Severity.LOW,
         rationale="Forwarding turns a stolen login into a pivot (tunnels past the firewall, "
         "use of the admin's agent). Many admins rely on it, so this only warns.",
-        remediation="AllowTcpForwarding no and AllowAgentForwarding no (or DisableForwarding "
-        "yes); re-enable per user in a Match block when needed.",
+        remediation="AllowTcpForwarding no, AllowAgentForwarding no (or DisableForwarding yes) "
+        "and PermitTunnel no; re-enable per user in a Match block when needed.",
         references=(SSHD_MAN + "#AllowTcpForwarding", SSHD_MAN + "#DisableForwarding"),
     )
 
     def run(self, facts: Facts) -> Iterable[Finding]:
         sshd = sshd_config(facts)
         disable = sshd.effective("disableforwarding")
+        checked = [sshd.effective("permittunnel")]  # DisableForwarding does not cover tunnels
+        if disable.lower != "yes":
+            tcp = sshd.effective("allowtcpforwarding")
+            checked += [tcp, sshd.effective("allowagentforwarding")]
+            if tcp.lower != "no":
+                # Remote forwards bound to every interface expose them to the internet.
+                checked.append(sshd.effective("gatewayports"))
+        evidence = [setting_evidence(sshd, o, "no") for o in checked]
         if disable.lower == "yes":
-            yield self.passed("DisableForwarding yes", setting_evidence(sshd, disable, "yes"))
-            return
-        tcp = sshd.effective("allowtcpforwarding")
-        agent = sshd.effective("allowagentforwarding")
-        evidence = (setting_evidence(sshd, tcp, "no"), setting_evidence(sshd, agent, "no"))
-        open_ones = [o.keyword for o in (tcp, agent) if o.lower != "no"]
+            evidence.insert(0, setting_evidence(sshd, disable, "yes"))
+        open_ones = [f"{o.keyword} {o.value}" for o in checked if o.lower != "no"]
         if open_ones:
             yield self.warned(f"forwarding allowed: {', '.join(open_ones)}", *evidence)
+        elif disable.lower == "yes":
+            yield self.passed("DisableForwarding yes, PermitTunnel no", *evidence)
         else:
-            yield self.passed("TCP and agent forwarding off", *evidence)
+            yield self.passed("TCP and agent forwarding and tunnels off", *evidence)
 
 
 class KeyFingerprintsLogged(Check):
@@ -250,3 +256,37 @@ class FirewallAdmitsSsh(Check):
                     evidence,
                     subject=f"port {port}",
                 )
+
+
+class LoginsLimitedToNamedAccounts(Check):
+    meta = CheckMeta(
+        id="GAR-SSH-030",
+        area=AREA,
+        item=ITEM,
+        title="SSH logins are limited to named users or groups (advisory)",
+        severity=Severity.LOW,
+        rationale="Without AllowUsers/AllowGroups every account with a key or password can log "
+        "in, including service accounts a bot framework or package created.",
+        remediation="AllowGroups sshusers (and add the administrators to that group), or "
+        "AllowUsers alice bob.",
+        references=(SSHD_MAN + "#AllowGroups", SSHD_MAN + "#AllowUsers"),
+    )
+
+    def run(self, facts: Facts) -> Iterable[Finding]:
+        sshd = sshd_config(facts)
+        limits = [*sshd.all("allowusers"), *sshd.all("allowgroups")]
+        if limits:
+            names = "; ".join(f"{o.keyword} {o.value}" for o in limits)
+            yield self.passed(
+                f"limited: {names}",
+                *(setting_evidence(sshd, o, "a list of accounts") for o in limits),
+            )
+        else:
+            yield self.warned(
+                "any account may log in (no AllowUsers/AllowGroups)",
+                Evidence(
+                    source=f"{sshd.config_path} and its includes",
+                    observed="AllowUsers and AllowGroups unset",
+                    expected="AllowUsers or AllowGroups",
+                ),
+            )
