@@ -57,7 +57,6 @@ class IntegrityConfig(StrictModel):
     osv_database: str | None = Field(
         None, description="directory of OSV JSON files or an OSV all.zip (PyPI), used offline"
     )
-    osv_online: bool = Field(False, description="also ask api.osv.dev (off by default)")
 
     @field_validator("paths")
     @classmethod

@@ -59,7 +59,7 @@ def _record_path(config: Config, name: str) -> Path:
     return deploys_dir(config) / f"{name}.json"
 
 
-def _read_record(path: Path) -> DeployManifest | None:
+def read_deploy_record(path: Path) -> DeployManifest | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return DeployManifest(
@@ -84,7 +84,7 @@ def load_deploy_manifests(config: Config) -> list[DeployManifest]:
         return []
     found = []
     for path in sorted(directory.glob("*.json")):
-        record = _read_record(path)
+        record = read_deploy_record(path)
         if record is not None:
             found.append(record)
     return found
@@ -168,7 +168,7 @@ def verify_deploy(
     if not tree.is_dir():
         raise IntegrityError(f"{tree}: no such directory")
     head = _git_head(tree, trust)
-    previous = _read_record(_record_path(config, name))
+    previous = read_deploy_record(_record_path(config, name))
     revisions, first = _commit_range(tree, trust, head, previous, since)
     commits = commit_signatures(tree, trust, revisions)
     bad = [c for c in commits if not c.trusted]
