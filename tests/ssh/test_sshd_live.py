@@ -160,3 +160,26 @@ def test_live_host_audit_runs(cli: Callable[..., Any]) -> None:
     ids = {f["check_id"] for f in findings}
     assert {"GAR-SSH-001", "GAR-SSH-002", "GAR-SSH-028"} <= ids
     assert not [f for f in findings if f["status"] == "error"], findings
+
+
+@needs_root
+def test_no_mount_namespace_keeps_sshds_own_message(tmp_path: Path) -> None:
+    """In a container without CAP_SYS_ADMIN the private-/run retry fails; say both."""
+    config = write_config(tmp_path, "PermitRootLogin no\n")
+    calls: list[tuple[str, ...]] = []
+
+    def runner(argv: Any, *, timeout: float) -> CommandResult:
+        calls.append(tuple(argv))
+        if argv[0] == "unshare":
+            return CommandResult(
+                tuple(argv), 1, "", "unshare: unshare failed: Operation not permitted\n", 0.0
+            )
+        return CommandResult(
+            tuple(argv), 255, "", "Missing privilege separation directory: /run/sshd\n", 0.0
+        )
+
+    sshd = load_sshd_config(Host("/", runner=runner), str(config), sshd_argv=("sshd",))
+    assert [c[0] for c in calls] == ["sshd", "unshare"]
+    assert "Missing privilege separation directory" in sshd.fallback_reason
+    assert "Operation not permitted" in sshd.fallback_reason
+    assert sshd.effective("permitrootlogin").origin == f"{config}:1"

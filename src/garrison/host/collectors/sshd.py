@@ -228,6 +228,9 @@ def _sshd_problem(result: CommandResult, command: str) -> str:
     return f"`{command}` exited {result.returncode}: {detail}"
 
 
+_WRAPPER_ERRORS = ("unshare:", "mount:", "mkdir:", "sh:")
+
+
 def _needs_privsep_dir(stderr: str) -> bool:
     return "Missing privilege separation directory" in stderr
 
@@ -257,10 +260,16 @@ def load_sshd_config(
     if host.live:
         argv = [*(sshd_argv or (sshd_binary(),)), "-T", "-f", path]
         result = host.run(argv)
+        retry_problem = ""
         if _needs_privsep_dir(result.stderr) and host.running_as_root():
             # /run/sshd exists only while the service runs. Rather than create it on the host
             # (an audit writes nothing), give sshd -T a private /run in its own mount namespace.
-            result = host.run([*PRIVATE_RUN_PREFIX, *argv])
+            retried = host.run([*PRIVATE_RUN_PREFIX, *argv])
+            if retried.missing or retried.stderr.lstrip().startswith(_WRAPPER_ERRORS):
+                # No namespace here (a container without CAP_SYS_ADMIN): keep sshd's message.
+                retry_problem = _sshd_problem(retried, "unshare --mount ... sshd -T")
+            else:
+                result = retried
         if result.ok and result.stdout.strip():
             return SshdConfig(
                 source=" ".join(argv),
@@ -276,6 +285,8 @@ def load_sshd_config(
             fallback += " (run garrison as root: sshd -T must read the host keys)"
         if _needs_privsep_dir(result.stderr):
             fallback += " (sshd is not running; its service creates that directory)"
+        if retry_problem and retry_problem not in fallback:
+            fallback += f"; retry with a private /run: {retry_problem}"
     if parsed is None:
         if parse_error.endswith("no such file") and (not host.live or "not installed" in fallback):
             raise CheckSkipped(f"no sshd here: {parse_error} (openssh-server not installed?)")
