@@ -183,3 +183,18 @@ def test_no_mount_namespace_keeps_sshds_own_message(tmp_path: Path) -> None:
     assert "Missing privilege separation directory" in sshd.fallback_reason
     assert "Operation not permitted" in sshd.fallback_reason
     assert sshd.effective("permitrootlogin").origin == f"{config}:1"
+
+
+def test_one_sshd_run_per_audit(tmp_path: Path) -> None:
+    config_path = write_config(tmp_path, "PermitRootLogin no\n")
+    calls: list[tuple[str, ...]] = []
+
+    def runner(argv: Any, *, timeout: float) -> CommandResult:
+        calls.append(tuple(argv))
+        return CommandResult(tuple(argv), 0, "permitrootlogin no\nport 22\n", "", 0.0)
+
+    config = Config(ssh=SshConfig(sshd_config=str(config_path)))
+    report = run_audit(Host("/", runner=runner), config, select_checks(config, areas=["ssh"]))
+    assert [c for c in calls if "-T" in c] == [(sshd_binary(), "-T", "-f", str(config_path))]
+    root = next(f for f in report.findings if f.check_id == "GAR-SSH-002")
+    assert root.evidence[0].source == f"sshd -T (set at {config_path}:1)"

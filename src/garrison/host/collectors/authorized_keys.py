@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from garrison.config.schema import Config
 from garrison.errors import HostError
-from garrison.host.collectors.sshd import SshdConfig, authorized_keys_patterns, collect_sshd
+from garrison.host.collectors.sshd import SshdConfig, authorized_keys_patterns, load_sshd_config
 from garrison.host.host import Account, Host
 
 KEY_TYPES = frozenset(
@@ -242,7 +242,9 @@ def _key_file(host: Host, account: Account, path: str) -> KeyFile:
 def collect_authorized_keys(host: Host, config: Config) -> AuthorizedKeys:
     """Collector: keys, files and problems for every account in /etc/passwd (and root)."""
     try:
-        sshd: SshdConfig | None = collect_sshd(host, config)
+        # The files are enough for AuthorizedKeysFile; collect_sshd (cached in Facts) already
+        # ran sshd -T once for the checks, and a collector cannot reach that cache.
+        sshd: SshdConfig | None = load_sshd_config(host, config.ssh.sshd_config, run_sshd=False)
     except Exception:  # no sshd config: still audit the files at the default place
         sshd = None
     patterns = authorized_keys_patterns(sshd) if sshd else [".ssh/authorized_keys"]

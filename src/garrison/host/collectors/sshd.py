@@ -243,11 +243,12 @@ def sshd_binary() -> str:
 
 
 def load_sshd_config(
-    host: Host, path: str, *, sshd_argv: Sequence[str] | None = None
+    host: Host, path: str, *, sshd_argv: Sequence[str] | None = None, run_sshd: bool = True
 ) -> SshdConfig:
     """The effective configuration of the sshd whose main config file is `path`.
 
     `sshd_argv` is the sshd command without -T/-f (tests add `-h HOSTKEY`); live only.
+    `run_sshd=False` parses the files only (for collectors that need one or two keywords).
     Raises HostError only when neither sshd -T nor the files can be read.
     """
     parsed: ParsedSshdConfig | None = None
@@ -257,7 +258,9 @@ def load_sshd_config(
     except HostError as exc:
         parse_error = str(exc)
     fallback = "offline image (--root): sshd -T describes the running host, not the image"
-    if host.live:
+    if not run_sshd:
+        fallback = "parsed only (run_sshd=False)"
+    elif host.live:
         argv = [*(sshd_argv or (sshd_binary(),)), "-T", "-f", path]
         result = host.run(argv)
         retry_problem = ""
@@ -288,7 +291,9 @@ def load_sshd_config(
         if retry_problem and retry_problem not in fallback:
             fallback += f"; retry with a private /run: {retry_problem}"
     if parsed is None:
-        if parse_error.endswith("no such file") and (not host.live or "not installed" in fallback):
+        if parse_error.endswith("no such file") and (
+            not host.live or not run_sshd or "not installed" in fallback
+        ):
             raise CheckSkipped(f"no sshd here: {parse_error} (openssh-server not installed?)")
         raise HostError(f"sshd config: {parse_error}; and {fallback}")
     return SshdConfig(
