@@ -6,7 +6,6 @@ from collections.abc import Iterable
 
 from garrison.checks.base import Check
 from garrison.checks.ssh import AREA, ITEM, SSHD_MAN, setting_evidence, sshd_config
-from garrison.host.collectors.sshd import SshdConfig
 from garrison.host.collectors.sshd_parse import SshdOption
 from garrison.host.facts import Facts
 from garrison.model import CheckMeta, Evidence, Finding, Severity
@@ -198,20 +197,6 @@ def _weakens(option: SshdOption) -> bool:
     return bad is not None and option.lower in bad
 
 
-def sshd_ports(sshd: SshdConfig) -> set[int]:
-    """TCP ports sshd listens on: Port lines plus ports given inside ListenAddress."""
-    ports = {int(o.value) for o in sshd.all("port") if o.value.strip().isdigit()}
-    for option in sshd.all("listenaddress"):
-        address = option.value.split()[0] if option.value.split() else ""
-        host, sep, port = address.rpartition(":")
-        # "[::1]:2222" and "1.2.3.4:2222" carry a port; a bare IPv6 address does not.
-        if sep and port.isdigit() and (host.endswith("]") or host.count(":") == 0):
-            ports.add(int(port))
-    if not ports:
-        ports.add(int(sshd.effective("port").value or 22))
-    return ports
-
-
 class FirewallAdmitsSsh(Check):
     meta = CheckMeta(
         id="GAR-SSH-029",
@@ -234,7 +219,7 @@ class FirewallAdmitsSsh(Check):
         }
         port_options = sshd.all("port") or (sshd.effective("port"),)
         source = ", ".join(sorted({o.origin for o in port_options}))
-        for port in sorted(sshd_ports(sshd)):
+        for port in sorted(sshd.ports()):
             evidence = Evidence(
                 source=f"{source}; config [firewall].inbound",
                 observed=f"sshd port {port}; firewall admits tcp "

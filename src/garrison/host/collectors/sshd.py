@@ -134,6 +134,20 @@ class SshdConfig:
         """A time value (LoginGraceTime 1m30s) in seconds; None when it cannot be read."""
         return parse_seconds(self.effective(keyword).value)
 
+    def ports(self) -> set[int]:
+        """TCP ports sshd listens on: Port lines plus ports given inside ListenAddress."""
+        ports = {int(o.value) for o in self.all("port") if o.value.strip().isdigit()}
+        for option in self.all("listenaddress"):
+            address = option.value.split()[0] if option.value.split() else ""
+            host, sep, port = address.rpartition(":")
+            # "[::1]:2222" and "1.2.3.4:2222" carry a port; a bare IPv6 address does not.
+            if sep and port.isdigit() and (host.endswith("]") or host.count(":") == 0):
+                ports.add(int(port))
+        if not ports:
+            default = self.effective("port").value
+            ports.add(int(default) if default.isdigit() else 22)
+        return ports
+
     def host_keys(self) -> tuple[str, ...]:
         """The private host key paths sshd loads."""
         keys = tuple(o.value for o in self.all("hostkey"))
