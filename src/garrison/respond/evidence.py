@@ -30,18 +30,26 @@ def open_custody(ctx: ResponseContext, evidence_dir: Path) -> CustodyLog:
     return CustodyLog(evidence_dir, key, ctx.incident_id)
 
 
-def plan_evidence(ctx: ResponseContext) -> list[str]:
+def plan_evidence(ctx: ResponseContext) -> list[tuple[str, str]]:
+    """[(what, how)] for --dry-run."""
+    from garrison.respond.snapshot import choose_mode
+
     cfg = ctx.config.respond.evidence
     out = []
     if cfg.volatile:
-        out.append("volatile: processes, sockets, users, nft ruleset, /proc/modules, auth log")
+        out.append(("volatile", "processes, sockets, users, nft ruleset, /proc/modules, auth log"))
     if cfg.memory:
-        out.append(f"memory of each strategy's processes (<= {cfg.memory_limit_mb} MiB each)")
-    from garrison.respond.snapshot import choose_mode
-
-    out.append(f"disk: {choose_mode(cfg)}")
+        out.append(("memory", f"each strategy's process memory (<= {cfg.memory_limit_mb} MiB)"))
+    mode = choose_mode(cfg)
+    detail = {
+        "archive": "tar.gz of " + ", ".join(cfg.paths),
+        "lvm": f"lvcreate -s {cfg.lvm_volume}",
+        "btrfs": f"btrfs subvolume snapshot -r {cfg.btrfs_subvolume}",
+    }.get(mode, mode)
+    out.append(("disk", detail))
     if cfg.provider_command:
-        out.append("provider snapshot: " + " ".join(cfg.provider_command))
+        out.append(("provider", " ".join(cfg.provider_command)))
+    out.append(("custody", "SHA-256 each artefact into a signed, hash-chained custody log"))
     return out
 
 
