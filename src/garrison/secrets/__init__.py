@@ -1,0 +1,1 @@
+"""Secrets that die with the process: backends, in-memory delivery, rotation, and a scanner."""

@@ -1,0 +1,1 @@
+"""Secret backends: one ABC (interface.py) and one implementation per file."""

@@ -1,0 +1,1 @@
+"""`garrison secrets scan`: find exchange keys, passwords and private keys left on disk."""
