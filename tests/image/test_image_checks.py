@@ -127,3 +127,21 @@ def test_cli_on_pass_root_exits_zero(cli: Callable[..., CliResult]) -> None:
         "GAR-IMG-004": "skip",
         "GAR-IMG-005": "pass",
     }
+
+
+def test_unreadable_database_is_one_line_error_and_the_audit_goes_on(
+    tmp_path: Path, cli: Callable[..., CliResult]
+) -> None:
+    (tmp_path / "var/lib/dpkg/status").mkdir(parents=True)  # a directory where a file belongs
+    (tmp_path / "etc/apt").mkdir(parents=True)
+    result = cli(
+        "audit", "--root", str(tmp_path), "--area", "image", "--area", "kernel", "-f", "json"
+    )
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    findings = json.loads(result.out)["findings"]
+    img1 = next(f for f in findings if f["check_id"] == "GAR-IMG-001")
+    assert img1["status"] == "error"
+    assert img1["message"] == "/var/lib/dpkg/status: is a directory, expected a file"
+    reboot = next(f for f in findings if f["check_id"] == "GAR-KRN-006")
+    assert reboot["status"] == "pass"  # independent checks still ran

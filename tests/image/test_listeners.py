@@ -105,3 +105,24 @@ def test_ssh_port_defaults_to_22(tmp_path: Path) -> None:
 def test_listeners_skip_under_root(tmp_path: Path) -> None:
     (finding,) = run_check(OnlyExpectedListeners, facts_for(tmp_path))
     assert finding.status == Status.SKIP
+
+
+@needs_root
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6")
+def test_ipv6_listeners() -> None:
+    loopback = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    wildcard = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        try:
+            loopback.bind(("::1", 0))
+            wildcard.bind(("::", 0))
+        except OSError as exc:
+            pytest.skip(f"IPv6 not usable here: {exc}")
+        loopback.listen()
+        wildcard.listen()
+        found = findings_for(Config())
+        assert found[f"tcp [::1]:{port(loopback)}"].status == Status.WARN
+        assert found[f"tcp [::]:{port(wildcard)}"].status == Status.FAIL
+    finally:
+        loopback.close()
+        wildcard.close()

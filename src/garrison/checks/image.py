@@ -310,7 +310,8 @@ class AuthenticatedPackageSources(Check):
                     subject=key,
                 )
         if not bad:
+            what = f"{len(sources)} APT sources, all" if sources else "no APT sources; nothing"
             yield self.passed(
-                f"{len(sources)} APT sources, all signature-checked",
+                f"{what} signature-checked",
                 Evidence(source="/etc/apt/sources.list{,.d}", observed=f"{len(sources)} sources"),
             )

@@ -43,7 +43,7 @@ class KernelRecent(Check):
         id="GAR-KRN-001",
         area="kernel",
         item=1,
-        title="The kernel was built within [audit].kernel_max_age_days (default 30)",
+        title="The kernel was built within the last 30 days (audit.kernel_max_age_days)",
         severity=Severity.HIGH,
         rationale="Kernel privilege-escalation bugs are fixed in new kernel builds; a kernel "
         "older than a month has missed its distribution's latest security update.",
