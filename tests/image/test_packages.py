@@ -137,10 +137,18 @@ def dpkg_compare(a: str, b: str) -> int:
     return 0 if holds("eq") else 1
 
 
-_UPSTREAM_CHARS = st.sampled_from(list("0123456789") * 3 + list("ab.+~z"))
-_REVISION_CHARS = st.sampled_from(list("0123456789") * 3 + list("ab.+~"))
+_UPSTREAM_CHARS = st.sampled_from([*"0123456789" * 3, *"ab.+~z-"])
+_REVISION_CHARS = st.sampled_from([*"0123456789" * 3, *"ab.+~"])
+
+
+def _version(epoch: str, first: str, rest: str, revision: str) -> str:
+    # A hyphen in the upstream part is only legal when a revision follows it.
+    upstream = first + (rest if revision else rest.replace("-", "."))
+    return f"{epoch}{upstream}{revision}"
+
+
 versions = st.builds(
-    lambda epoch, first, rest, rev: f"{epoch}{first}{rest}{rev}",
+    _version,
     st.sampled_from(["", "", "", "1:", "2:", "0:"]),
     st.sampled_from(list("0123456789")),
     st.text(_UPSTREAM_CHARS, max_size=8),

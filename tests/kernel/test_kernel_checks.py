@@ -352,3 +352,43 @@ def test_hanging_tool_is_one_line_error(bindir: Path) -> None:
     assert finding.status == Status.ERROR
     assert "`canonical-livepatch status --format yaml` did not finish" in finding.message
     assert "\n" not in finding.message
+
+
+def test_alpine_periodic_apk_upgrade(tmp_path: Path) -> None:
+    (good,) = run_check(AutomaticSecurityUpdates, facts_for(fixture_root("image-apk")))
+    assert good.status == Status.PASS
+    assert good.evidence[0].source == "/etc/periodic/daily/apk-upgrade:3"
+    shutil.copytree(fixture_root("image-apk"), tmp_path / "r")
+    (tmp_path / "r/etc/periodic/daily/apk-upgrade").write_text("# apk upgrade disabled\n")
+    (bad,) = run_check(AutomaticSecurityUpdates, facts_for(tmp_path / "r"))
+    assert bad.status == Status.FAIL
+
+
+def test_deb822_and_one_line_sources() -> None:
+    from garrison.host.collectors.updates import parse_deb822_sources, parse_one_line_sources
+
+    deb822 = (
+        "Types: deb deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n"
+        "Components: main\n\n"
+        "Types: deb\nURIs: http://security.debian.org/debian-security\n"
+        "Suites: bookworm-security\nComponents: main\nEnabled: no\n\n"
+        "Types: deb\nURIs: http://apt.example.com\nSuites: stable\nTrusted: yes\n"
+    )
+    found = parse_deb822_sources(deb822, "x.sources")
+    assert [(s.uri, s.suite, s.origin) for s in found] == [
+        ("http://deb.debian.org/debian", "bookworm", "x.sources:1"),
+        ("http://apt.example.com", "stable", "x.sources:12"),
+    ]
+    assert [s.is_trusted_blindly for s in found] == [False, True]
+    one_line = (
+        "# deb http://security.debian.org/debian-security bookworm-security main\n"
+        "deb-src http://deb.debian.org/debian bookworm main\n"
+        "deb [arch=amd64 signed-by=/k.gpg] https://security.ubuntu.com/ubuntu noble-security main\n"
+    )
+    (src,) = parse_one_line_sources(one_line, "s.list")
+    assert (src.uri, src.suite, src.origin, src.is_security) == (
+        "https://security.ubuntu.com/ubuntu",
+        "noble-security",
+        "s.list:3",
+        True,
+    )

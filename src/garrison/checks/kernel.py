@@ -20,6 +20,7 @@ from garrison.host.collectors.kernel import (
 from garrison.host.collectors.packages import collect_packages, compare_debian_versions
 from garrison.host.collectors.updates import (
     REBOOT_REQUIRED,
+    collect_apk_upgrade_jobs,
     collect_apt_config,
     collect_apt_sources,
     collect_dnf_automatic,
@@ -248,16 +249,25 @@ class AutomaticSecurityUpdates(Check):
         elif dnf.present:
             yield from self._dnf(facts)
         elif db.manager == "apk":
-            yield self.failed(
-                "Alpine has no standard automatic updater; none is configured",
-                Evidence(
-                    source="/etc/periodic",
-                    observed="no apk upgrade job checked",
-                    expected="a scheduled `apk upgrade --available`",
-                ),
-            )
+            yield self._apk(facts)
         else:
             raise CheckSkipped("no dpkg/apk database and no /etc/dnf/automatic.conf")
+
+    def _apk(self, facts: Facts) -> Finding:
+        jobs = facts.get(collect_apk_upgrade_jobs)
+        if jobs:
+            return self.passed(
+                "a scheduled job runs apk upgrade",
+                *(Evidence(source=job, observed="apk upgrade") for job in jobs),
+            )
+        return self.failed(
+            "no scheduled apk upgrade (Alpine has no standard automatic updater)",
+            Evidence(
+                source="/etc/periodic/*, /etc/crontabs/root",
+                observed="no apk upgrade job",
+                expected="e.g. /etc/periodic/daily/apk-upgrade running apk upgrade --available",
+            ),
+        )
 
     def _apt(self, facts: Facts) -> Iterable[Finding]:
         db = facts.get(collect_packages)

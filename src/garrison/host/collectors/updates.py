@@ -268,3 +268,25 @@ def collect_reboot_required(host: Host, config: Config) -> RebootRequired:
         return RebootRequired(False)
     pkgs = host.read_text_or_none(REBOOT_REQUIRED + ".pkgs") or ""
     return RebootRequired(True, tuple(dict.fromkeys(p for p in pkgs.split() if p)))
+
+
+_APK_UPGRADE = re.compile(r"^[^#\n]*\bapk\s+(?:-\S+\s+)*upgrade\b", re.MULTILINE)
+
+
+def collect_apk_upgrade_jobs(host: Host, config: Config) -> tuple[str, ...]:
+    """file:line of scheduled `apk upgrade` jobs (Alpine's periodic scripts and root crontab)."""
+    del config
+    candidates = [
+        f"/etc/periodic/{period}/{name}"
+        for period in ("15min", "hourly", "daily", "weekly", "monthly")
+        for name in host.listdir(f"/etc/periodic/{period}")
+    ]
+    jobs: list[str] = []
+    for path in [*candidates, "/etc/crontabs/root"]:
+        text = host.read_text_or_none(path) if not host.is_dir(path) else None
+        if text is None:
+            continue
+        for match in _APK_UPGRADE.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            jobs.append(f"{path}:{line}")
+    return tuple(jobs)
