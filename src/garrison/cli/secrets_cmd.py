@@ -53,6 +53,15 @@ def _read_value(name: str, *, confirm: bool = True) -> bytearray:
     return value
 
 
+def _refuse_argv_value(refused: tuple[str, ...]) -> None:
+    """A value typed on the command line is refused without being repeated back."""
+    if refused:
+        raise UsageError(
+            "secret values are never taken from the command line (shell history, ps); "
+            "pipe the value on stdin or type it at the prompt"
+        )
+
+
 def _info_dict(info: SecretInfo) -> dict[str, object]:
     return {
         "name": info.name,
@@ -112,12 +121,14 @@ def init_command(ctx: click.Context, identity_file: str | None) -> None:
 )
 @config_option
 @click.argument("name")
+@click.argument("refused", nargs=-1, metavar="")
 @click.pass_context
-def put_command(ctx: click.Context, name: str) -> None:
+def put_command(ctx: click.Context, name: str, refused: tuple[str, ...]) -> None:
     """Store a new version of NAME (value from a no-echo prompt or stdin)."""
     from garrison.secrets.backends.interface import valid_name
     from garrison.secrets.memory import wipe
 
+    _refuse_argv_value(refused)
     config = get_config(ctx)
     valid_name(name)
     value = _read_value(name)
@@ -251,12 +262,18 @@ def run_command(
 )
 @config_option
 @click.argument("name")
+@click.argument("refused", nargs=-1, metavar="")
 @click.option("--value-from-stdin", is_flag=True, help="Read the new value (stdin or prompt).")
 @click.option("--no-restart", is_flag=True, help="Record only; do not restart strategies.")
 @format_option(("table", "json"))
 @click.pass_context
 def rotate_command(
-    ctx: click.Context, name: str, value_from_stdin: bool, no_restart: bool, fmt: str
+    ctx: click.Context,
+    name: str,
+    refused: tuple[str, ...],
+    value_from_stdin: bool,
+    no_restart: bool,
+    fmt: str,
 ) -> None:
     """Take a new version of NAME, restart the strategies using it, record the rotation."""
     from garrison.model import to_jsonable
@@ -264,6 +281,7 @@ def rotate_command(
     from garrison.secrets.memory import wipe
     from garrison.secrets.rotation import rotate
 
+    _refuse_argv_value(refused)
     config = get_config(ctx)
     valid_name(name)
     value = _read_value(name) if value_from_stdin else None

@@ -1,0 +1,137 @@
+"""The age store through the real CLI: put/get/list/rm, versions, bad input, no leaks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from tests.secrets.secrets_support import CANARY_KEY, CANARY_SECRET, Env, assert_no_canary
+
+from garrison.config.schema import Config
+from garrison.errors import SecretError
+from garrison.secrets.backends.age_store import AgeStore
+
+
+def test_put_get_list_rm_never_echo_the_value(age_env: Callable[..., Env]) -> None:
+    env = age_env()
+    put = env.garrison("secrets", "put", "binance_key", stdin=CANARY_KEY.encode() + b"\n")
+    assert put.returncode == 0, put.stderr
+    assert b"stored binance_key version 1" in put.stdout
+    env.garrison("secrets", "put", "binance_key", stdin=CANARY_SECRET.encode())
+    got = env.garrison("secrets", "get", "binance_key", "-f", "json")
+    assert got.returncode == 0, got.stderr
+    assert b'"version": 2' in got.stdout and b'"length": 64' in got.stdout
+    listed = env.garrison("secrets", "list")
+    assert b"binance_key" in listed.stdout and b"v2" in listed.stdout
+    # --reveal refuses when stdout is not a terminal (here: a pipe)
+    reveal = env.garrison("secrets", "get", "binance_key", "--reveal")
+    assert reveal.returncode == 64 and b"terminal" in reveal.stderr
+    removed = env.garrison("secrets", "rm", "binance_key", "--yes")
+    assert removed.returncode == 0
+    gone = env.garrison("secrets", "get", "binance_key")
+    assert gone.returncode == 2 and b"not found" in gone.stderr
+    for result in (put, got, listed, reveal, removed, gone):
+        assert_no_canary(result.stdout, result.stderr)
+    # only ciphertext on disk
+    for path in env.state.rglob("*"):
+        if path.is_file():
+            assert_no_canary(path.read_bytes())
+
+
+def test_value_is_decrypted_exactly_and_old_versions_pruned(age_env: Callable[..., Env]) -> None:
+    env = age_env()
+    for value in (b"first-value-1", b"second-value-2", CANARY_KEY.encode()):
+        assert env.garrison("secrets", "put", "k", stdin=value).returncode == 0
+    config = Config.model_validate(
+        {
+            "paths": {"state_dir": str(env.state)},
+            "secrets": {"age": {"identity_file": str(env.root / "keys/age.key")}},
+        }
+    )
+    store = AgeStore(config.secrets.age, env.state / "secrets" / "age")
+    assert store.get("k") == bytearray(CANARY_KEY.encode())
+    versions = sorted(p.name for p in (env.state / "secrets/age/k").iterdir())
+    assert versions == ["000002.age", "000003.age"]  # keep_versions = 2
+
+
+def test_value_never_from_argv(age_env: Callable[..., Env]) -> None:
+    env = age_env()
+    result = env.garrison("secrets", "put", "k", CANARY_KEY)
+    assert result.returncode == 64
+    assert_no_canary(result.stdout, result.stderr)
+    assert not (env.state / "secrets/age/k").exists()
+
+
+def test_empty_value_and_bad_name_write_nothing(age_env: Callable[..., Env]) -> None:
+    env = age_env()
+    empty = env.garrison("secrets", "put", "k", stdin=b"")
+    assert empty.returncode == 64 and b"empty value" in empty.stderr
+    bad = env.garrison("secrets", "put", "../etc/passwd", stdin=b"x")
+    assert bad.returncode == 2 and b"secret name" in bad.stderr
+    assert [p.name for p in (env.state / "secrets/age").iterdir()] == ["recipient.txt"]
+
+
+def test_wrong_identity_is_a_clear_error(age_env: Callable[..., Env], tmp_path: Path) -> None:
+    env = age_env()
+    env.garrison("secrets", "put", "k", stdin=CANARY_KEY.encode())
+    other = tmp_path / "other.key"
+    import pyrage
+
+    other.write_text(str(pyrage.x25519.Identity.generate()) + "\n")
+    env.write(f'[secrets.age]\nidentity_file = "{other}"\n')
+    result = env.garrison("secrets", "get", "k")
+    assert result.returncode == 2
+    assert b"cannot decrypt (wrong identity)" in result.stderr
+    assert b"Traceback" not in result.stderr
+    assert_no_canary(result.stdout, result.stderr)
+
+
+def test_corrupt_store_is_a_clear_error(age_env: Callable[..., Env]) -> None:
+    env = age_env()
+    env.garrison("secrets", "put", "k", stdin=CANARY_KEY.encode())
+    blob = env.state / "secrets/age/k/000001.age"
+    data = blob.read_bytes()
+    blob.write_bytes(data[:-20] + bytes(20))  # a damaged payload
+    damaged = env.garrison("secrets", "get", "k")
+    assert damaged.returncode == 2 and b"cannot decrypt (corrupt file)" in damaged.stderr
+    blob.write_bytes(b"garbage")
+    garbage = env.garrison("secrets", "get", "k")
+    assert garbage.returncode == 2 and b"corrupt (not an age file)" in garbage.stderr
+    assert_no_canary(damaged.stderr, garbage.stderr)
+
+
+def test_missing_identity_and_uninitialised_store(genv: Env) -> None:
+    genv.write('[secrets.age]\nidentity_file = "/nonexistent/age.key"\n')
+    put = genv.garrison("secrets", "put", "k", stdin=b"value-1234")
+    assert put.returncode == 2 and b"not initialised" in put.stderr
+
+
+def test_passphrase_mode_and_wrong_passphrase(genv: Env) -> None:
+    genv.write("[secrets]\nbackend = 'age'\n")
+    good = {"GARRISON_AGE_PASSPHRASE": "correct horse battery"}
+    init = genv.garrison("secrets", "init", env=good)
+    assert init.returncode == 0, init.stderr
+    assert (genv.state / "secrets/age/identity.age").exists()
+    # put needs only the public recipient: no passphrase
+    assert genv.garrison("secrets", "put", "k", stdin=CANARY_KEY.encode()).returncode == 0
+    ok = genv.garrison("secrets", "get", "k", env=good)
+    assert ok.returncode == 0 and b"length   64" in ok.stdout
+    wrong = genv.garrison("secrets", "get", "k", env={"GARRISON_AGE_PASSPHRASE": "wrong one"})
+    assert wrong.returncode == 2
+    assert b"wrong passphrase or corrupt identity" in wrong.stderr
+    missing = genv.garrison("secrets", "get", "k")
+    assert missing.returncode == 2 and b"passphrase needed" in missing.stderr
+    assert_no_canary(ok.stdout, wrong.stderr, missing.stderr)
+
+
+def test_failed_encryption_leaves_no_partial_version(tmp_path: Path) -> None:
+    config = Config.model_validate({"paths": {"state_dir": str(tmp_path)}})
+    store = AgeStore(config.secrets.age, tmp_path / "store")
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store/recipient.txt").write_text("age1notarecipient\n")
+    with pytest.raises(SecretError, match="not an age recipient"):
+        store.put("k", bytearray(CANARY_KEY.encode()))
+    assert not any(p.suffix == ".age" for p in (tmp_path / "store").rglob("*"))
+    assert os.listdir(tmp_path / "store") == ["recipient.txt"]
