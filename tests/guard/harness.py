@@ -49,6 +49,7 @@ def guard_config(base: Path, mnt: Path, **extra: Any) -> str:
         metrics_textfile = "{base}/guard.prom"
         auth_log = "{base}/auth.log"
         dedup_window_s = 60
+        audit_paths = ["{mnt}/**"]
         {guard_extra}
 
         [guard.watch]

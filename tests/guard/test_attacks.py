@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 from tests.guard.conftest import requires_guard_env
 from tests.guard.harness import GuardRun
@@ -31,7 +29,8 @@ def test_setuid_binary_anywhere_alerts_via_audit_and_rules_are_removed(guard: Gu
     guard.sh(f"cp /bin/true {target}")
     guard.settle()
     assert guard.rules_seen() == set()  # not watched, not setuid yet: nothing
-    assert any("key=garrison-setid" in line for line in garrison_rules_installed())
+    mine = f"garrison-setid-{guard.pid}"
+    assert any(mine in line for line in garrison_rules_installed())
     guard.sh(f"chmod 4755 {target}")
     alert = guard.wait_rule("GRD-PRIV-001")
     guard.settle()
@@ -41,8 +40,9 @@ def test_setuid_binary_anywhere_alerts_via_audit_and_rules_are_removed(guard: Gu
     assert event["path"] == str(target)
     assert event["exe"].endswith("/chmod")
     assert event["detail"]["key"] == "garrison-setid"
+    pid = guard.pid
     guard.stop()
-    assert garrison_rules_installed() == []
+    assert [line for line in garrison_rules_installed() if f"-{pid}" in line] == []
 
 
 def test_setuid_binary_in_protected_dir_alerts_write_and_setuid(guard: GuardRun) -> None:
@@ -144,8 +144,3 @@ def test_exec_responder_gets_alert_json(tmp_path: object) -> None:
     alert = json.loads(out.read_text())
     assert alert["rule_id"] == "GRD-FILE-001"
     assert alert["events"][0]["path"].endswith("/usr/bin/dropper")
-
-
-def test_auditctl_listing_has_no_garrison_rules_when_idle() -> None:
-    listing = subprocess.run(["auditctl", "-l"], capture_output=True, text=True, check=False)
-    assert "garrison-" not in listing.stdout

@@ -89,6 +89,12 @@ class PackageManagerAllow(StrictModel):
         default_factory=lambda: list(DEFAULT_GENERATED),
         description="globs of files package scripts regenerate (not in any md5sums)",
     )
+    settle_s: float = Field(
+        1.0,
+        ge=0,
+        le=600,
+        description="wait before verifying a write whose writer is unknown or already gone",
+    )
     max_wait_s: float = Field(
         900.0,
         gt=0,
@@ -133,6 +139,10 @@ class GuardConfig(StrictModel):
     nflog: bool = Field(True, description="read the firewall's NFLOG group")
     audit: Literal["auto", "on", "off"] = Field(
         "auto", description="install keyed audit rules and read the audit netlink"
+    )
+    audit_paths: list[str] = Field(
+        default_factory=lambda: ["/**"],
+        description="audit events on paths outside these globs are ignored",
     )
     auth_log: str = Field("/var/log/auth.log", description="log tailed for failed sudo/su")
     verify_on_start: bool = Field(True, description="verify the signed baseline on start")

@@ -168,6 +168,9 @@ class GuardDaemon:
                 source.start(self.loop, self.on_event)
             except SourceUnavailable as exc:
                 source.stop()
+                if source.required:
+                    self._stop_started()
+                    raise HostError(f"guard source {source.name}: {exc}") from None
                 self.unavailable.append(
                     SourceStatus(source.name, False, "unavailable", missing=(str(exc),))
                 )
@@ -186,6 +189,11 @@ class GuardDaemon:
                 f" (missing: {'; '.join(st.missing)})" if st.missing else "",
                 extra={"source": to_jsonable(st)},
             )
+
+    def _stop_started(self) -> None:
+        for started in self.sources:
+            started.stop()
+        self.sources = []
 
     def statuses(self) -> list[SourceStatus]:
         return [s.status() for s in self.sources] + self.unavailable

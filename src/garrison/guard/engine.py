@@ -105,9 +105,13 @@ class AlertEngine:
         if "deploy" in rule.allow and deploy_verified(event, self.config):
             self.metrics.suppressed.labels("deploy").inc()
             return None
-        if "package-manager" in rule.allow and event.path and self.verifier.qualifies(event):
-            self._defer(rule, event)
-            return None
+        if "package-manager" in rule.allow and event.path:
+            if self.verifier.qualifies(event):
+                self._defer(rule, event)
+                return None
+            if self.verifier.unattributed(event):
+                self._defer_unattributed(rule, event)
+                return None
         return self.raise_alert(rule, event)
 
     def raise_alert(self, rule: Rule, event: Event) -> Alert | None:
@@ -154,6 +158,15 @@ class AlertEngine:
         self.pidfds[pid] = pidfd
         self.loop.add_reader(pidfd, self._verify_pid, pid)
         self.loop.call_later(self.config.guard.package_manager.max_wait_s, self._verify_pid, pid)
+
+    def _defer_unattributed(self, rule: Rule, event: Event) -> None:
+        """Writer unknown or gone: verify the content after a short settle (key -1)."""
+        bucket = self.pending.setdefault(-1, {})
+        first = not bucket
+        bucket.setdefault(event.path, (rule, event))
+        if first and self.loop is not None:
+            settle = self.config.guard.package_manager.settle_s
+            self.loop.call_later(settle, self._verify_pid, -1)
 
     def _verify_pid(self, pid: int) -> None:
         pidfd = self.pidfds.pop(pid, -1)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from garrison.guard.fileevents import describe_file
-from garrison.guard.pathglob import GLOB_CHARS
+from garrison.guard.pathglob import GLOB_CHARS, glob_match
 from garrison.guard.sources.base import EmitEvent, Source, SourceStatus, SourceUnavailable
 from garrison.model import Event
 
@@ -36,61 +36,19 @@ FIELD = re.compile(r'(\w+)=("(?:[^"]*)"|\S+)')
 NLMSG_HDR = struct.Struct("=IHHII")
 
 
-def setid_rules() -> list[list[str]]:
+def setid_rules(tag: str) -> list[list[str]]:
     """auditctl argument lists for the syscall rules (mode argument has S_ISUID|S_ISGID)."""
+    b64 = ["-a", "always,exit", "-F", "arch=b64"]
     return [
-        [
-            "-a",
-            "always,exit",
-            "-F",
-            "arch=b64",
-            "-S",
-            "chmod",
-            "-F",
-            "a1&06000",
-            "-k",
-            "garrison-setid",
-        ],
-        [
-            "-a",
-            "always,exit",
-            "-F",
-            "arch=b64",
-            "-S",
-            "fchmod",
-            "-F",
-            "a1&06000",
-            "-k",
-            "garrison-setid",
-        ],
-        [
-            "-a",
-            "always,exit",
-            "-F",
-            "arch=b64",
-            "-S",
-            "fchmodat",
-            "-F",
-            "a2&06000",
-            "-k",
-            "garrison-setid",
-        ],
-        [
-            "-a",
-            "always,exit",
-            "-F",
-            "arch=b64",
-            "-S",
-            "setxattr,lsetxattr,fsetxattr",
-            "-F",
-            "success=1",
-            "-k",
-            "garrison-setcap",
-        ],
-    ]
+        [*b64, "-S", "chmod", "-F", "a1&06000", "-k", f"garrison-setid{tag}"],
+        [*b64, "-S", "fchmod", "-F", "a1&06000", "-k", f"garrison-setid{tag}"],
+        [*b64, "-S", "fchmodat", "-F", "a2&06000", "-k", f"garrison-setid{tag}"],
+        [*b64, "-S", "setxattr,lsetxattr,fsetxattr", "-F", "success=1",
+         "-k", f"garrison-setcap{tag}"],
+    ]  # fmt: skip
 
 
-def watch_rules(paths: list[str]) -> list[list[str]]:
+def watch_rules(paths: list[str], tag: str) -> list[list[str]]:
     """-w rules for the privilege files that exist (globs are cut to their directory)."""
     out: list[list[str]] = []
     seen: set[str] = set()
@@ -101,7 +59,7 @@ def watch_rules(paths: list[str]) -> list[list[str]]:
         if target in seen or target == "/" or not os.path.exists(target):
             continue
         seen.add(target)
-        out.append(["-w", target, "-p", "wa", "-k", "garrison-priv"])
+        out.append(["-w", target, "-p", "wa", "-k", f"garrison-priv{tag}"])
     return out
 
 
@@ -128,8 +86,11 @@ def garrison_rules_installed() -> list[str]:
 class AuditSource(Source):
     name = "privilege-audit"
 
-    def __init__(self, privilege_files: list[str], *, required: bool = False) -> None:
+    def __init__(
+        self, privilege_files: list[str], *, required: bool = False, scope: list[str] | None = None
+    ) -> None:
         self.privilege_files = privilege_files
+        self.scope = scope or ["/**"]
         self.required = required
         self.sock: socket.socket | None = None
         self.installed: list[list[str]] = []
@@ -160,7 +121,10 @@ class AuditSource(Source):
         self.enabled_before = enabled.get("enabled")
         if self.enabled_before == "0":
             _auditctl(["-e", "1"])
-        for rule in [*setid_rules(), *watch_rules(self.privilege_files)]:
+        # Keys carry this guard's pid so two guards (tests, a restart overlap) never remove
+        # each other's rules; records of any garrison-* key are accepted.
+        tag = f"-{os.getpid()}"
+        for rule in [*setid_rules(tag), *watch_rules(self.privilege_files, tag)]:
             done = _auditctl(rule)
             if done.returncode == 0:
                 self.installed.append(rule)
@@ -175,7 +139,7 @@ class AuditSource(Source):
             delete = ["-d" if rule[0] == "-a" else "-W", *rule[1:]]
             _auditctl(delete)
         self.installed = []
-        if self.enabled_before == "0":
+        if self.enabled_before == "0" and not garrison_rules_installed():
             _auditctl(["-e", "0"])
             self.enabled_before = None
         if self.sock is not None:
@@ -255,7 +219,9 @@ class AuditSource(Source):
         names = [f for k, f in group if k == AUDIT_PATH and f.get("nametype") != "PARENT"]
         name = names[0].get("name", "") if names else ""
         path = os.path.normpath(os.path.join(cwd, name)) if name and cwd else name
-        key = syscall.get("key", "")
+        if path and not any(glob_match(p, path) for p in self.scope):
+            return
+        key = re.sub(r"-\d+$", "", syscall.get("key", ""))  # drop the per-guard pid tag
         detail: dict[str, Any] = {
             "key": key,
             "syscall": syscall.get("syscall", ""),

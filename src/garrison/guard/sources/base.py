@@ -33,6 +33,7 @@ class Source(ABC):
     """One producer of events. start() registers readers on the loop; no polling loops."""
 
     name: str = "source"
+    required: bool = False  # the config asked for exactly this mechanism: unavailable is fatal
 
     @abstractmethod
     def start(self, loop: asyncio.AbstractEventLoop, emit: EmitEvent) -> None:

@@ -21,6 +21,7 @@ class FileSource(Source):
     def __init__(self, daemon: GuardDaemon, mode: str) -> None:
         self.daemon = daemon
         self.mode = mode
+        self.required = mode != "auto"
         self.active: Source | None = None
         self.missing: list[str] = []
 
@@ -92,7 +93,11 @@ def build_sources(daemon: GuardDaemon) -> tuple[list[Source], list[SourceStatus]
         from garrison.guard.sources.audit import AuditSource
 
         sources.append(
-            AuditSource(daemon.scope.macros["privilege_files"], required=guard.audit == "on")
+            AuditSource(
+                daemon.scope.macros["privilege_files"],
+                required=guard.audit == "on",
+                scope=guard.audit_paths,
+            )
         )
     else:
         off.append(SourceStatus("privilege-audit", False, "off (guard.audit)"))
