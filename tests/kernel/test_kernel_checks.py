@@ -6,6 +6,8 @@ import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -392,3 +394,45 @@ def test_deb822_and_one_line_sources() -> None:
         "s.list:3",
         True,
     )
+
+
+LIVEPATCH_PROBE = """
+import json
+from garrison.checks.engine import run_check
+from garrison.checks.kernel import LivePatchingActive
+from garrison.config.schema import Config
+from garrison.host.facts import Facts
+from garrison.host.host import Host
+(f,) = run_check(LivePatchingActive, Facts(Host("/"), Config()))
+print(json.dumps({"status": f.status.value, "evidence": [[e.source, e.observed] for e in f.evidence]}))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root")
+@pytest.mark.parametrize(("enabled", "status"), [("1", "pass"), ("0", "fail")])
+def test_sysfs_livepatch_in_a_private_mount_namespace(
+    bindir: Path, enabled: str, status: str
+) -> None:
+    """A tmpfs over /sys/kernel, only inside a private mount namespace, with one patch."""
+    existed = Path("/sys/kernel/livepatch").exists()
+    script = (
+        "set -e; mount -t tmpfs garrison-test-livepatch /sys/kernel; "
+        "mkdir -p /sys/kernel/livepatch/livepatch_cve_2025_1; "
+        f"echo {enabled} > /sys/kernel/livepatch/livepatch_cve_2025_1/enabled; "
+        f'exec {sys.executable} -c "$PROBE"'
+    )
+    proc = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PROBE": LIVEPATCH_PROBE},
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["status"] == status
+    assert ["/sys/kernel/livepatch/livepatch_cve_2025_1/enabled", f"enabled={enabled}"] in (
+        result["evidence"]
+    )
+    assert Path("/sys/kernel/livepatch").exists() == existed  # the host's sysfs is untouched
