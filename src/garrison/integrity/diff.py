@@ -243,22 +243,23 @@ def diff_records(
     old = next(old_iter, None)
     new = next(new_iter, None)
     while old is not None or new is not None:
-        if new is None or (old is not None and sort_key(old.path) < sort_key(new.path)):
+        if old is not None and new is not None and old.path == new.path:
+            if old != new:  # tuples: equal means nothing at all changed
+                yield from compare_records(old, new)
+            old = next(old_iter, None)
+            new = next(new_iter, None)
+        elif new is None or (old is not None and sort_key(old.path) < sort_key(new.path)):
             assert old is not None
             if len(removed) < max_pending:
                 removed.append(old)
             else:
                 yield Change("removed", old.path, _removed_severity(old), "removed")
             old = next(old_iter, None)
-        elif old is None or sort_key(new.path) < sort_key(old.path):
+        else:
             if len(added) < max_pending:
                 added.append(new)
             else:
                 yield from _added(new)
-            new = next(new_iter, None)
-        else:
-            yield from compare_records(old, new)
-            old = next(old_iter, None)
             new = next(new_iter, None)
     yield from _match_renames(removed, added)
     for record in removed:

@@ -32,6 +32,7 @@ from garrison.integrity.records import COLUMNS, FileRecord, sort_key
 MAGIC = "# garrison-manifest"
 FORMAT_VERSION = 1
 END_PREFIX = "# end "
+WRITE_BATCH_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -115,14 +116,26 @@ class ManifestWriter:
             raise IntegrityError(f"{self._tmp}: cannot write ({exc.strerror})") from None
         # mtime=0: the same content always compresses to the same bytes.
         self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=1, mtime=0)
+        # Lines are batched: one compress call per line costs more than the hashing of /usr.
+        self._buffer: list[bytes] = []
+        self._buffered = 0
         self._write(f"{MAGIC} {FORMAT_VERSION}\n")
         self._write(f"# {header.to_json()}\n")
         self._write("# " + "\t".join(COLUMNS) + "\n")
 
     def _write(self, line: str) -> None:
         data = line.encode("utf-8", "surrogateescape")
-        self._digest.update(data)
-        self._gz.write(data)
+        self._buffer.append(data)
+        self._buffered += len(data)
+        if self._buffered >= WRITE_BATCH_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        block = b"".join(self._buffer)
+        self._buffer.clear()
+        self._buffered = 0
+        self._digest.update(block)
+        self._gz.write(block)
 
     def add(self, record: FileRecord) -> None:
         key = sort_key(record.path)
@@ -134,6 +147,7 @@ class ManifestWriter:
 
     def commit(self) -> ManifestSummary:
         """Write the end line, flush to disk, and atomically replace the target."""
+        self._flush()
         digest = self._digest.hexdigest()
         end = json.dumps({"records": self.count, "sha256": digest}, sort_keys=True)
         self._gz.write(f"{END_PREFIX}{end}\n".encode())

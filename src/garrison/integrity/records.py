@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 from garrison.errors import IntegrityError
@@ -85,9 +85,12 @@ def sort_key(path: str) -> str:
     return path.replace("/", "\0")
 
 
-@dataclass(frozen=True, slots=True)
-class FileRecord:
-    """The recorded state of one path."""
+class FileRecord(NamedTuple):
+    """The recorded state of one path.
+
+    A NamedTuple rather than a frozen dataclass: a scan builds and compares hundreds of
+    thousands of these, and tuple construction and equality are several times cheaper.
+    """
 
     path: str
     type: str
@@ -117,7 +120,7 @@ class FileRecord:
         return self.type == "f"
 
     def with_content(self, *, hash: str, caps: str = "", target: str = "") -> FileRecord:
-        return replace(self, hash=hash, caps=caps, target=target)
+        return FileRecord(*self[:11], caps, target, hash)
 
     def same_inode_state(self, other: FileRecord) -> bool:
         """True when size, mtime, ctime and inode are unchanged (fast mode trusts the hash)."""

@@ -1,10 +1,10 @@
 """Walk the protected trees in a fixed order and hash files in parallel, streaming.
 
-The walk (one thread) lstat()s entries depth-first with names sorted, so records come out in
-manifest order. Consecutive records are grouped into chunks; a thread pool reads and hashes each
-chunk (BLAKE3 and file reads release the GIL, big files are hashed with BLAKE3's own threads over
-an mmap). Chunks are yielded in submission order with a bounded number in flight, so memory stays
-flat however many files there are.
+The walk (one thread) reads directories depth-first with names sorted, so records come out in
+manifest order. Consecutive entries are grouped into chunks; a thread pool lstat()s, reads and
+hashes each chunk (BLAKE3 and file reads release the GIL; big files are hashed with BLAKE3's own
+threads over an mmap). Chunks are yielded in submission order with a bounded number in flight,
+so memory stays flat however many files there are.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 import re
 import stat
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,15 +27,13 @@ from garrison.integrity.records import UNREADABLE, FileRecord, record_from_stat,
 CAPABILITY_XATTR = "security.capability"
 #: Files at least this big are hashed alone, with BLAKE3's own threads, through an mmap.
 BIG_FILE_BYTES = 4 << 20
-CHUNK_FILES = 128
-CHUNK_BYTES = 8 << 20
-CHUNK_RECORDS = 1024
+CHUNK_ENTRIES = 64
 READ_BLOCK = 1 << 20
 
 ProgressCallback = Callable[[int, int], None]  # (files done, bytes hashed so far)
-#: Given a fresh record (metadata only), a complete record to use instead of reading the file.
+#: The baseline's record of a path, if any (fast mode reuses its hash when metadata matches).
 #: Called in walk order from one thread, so it can be a cursor over a sorted baseline.
-HashReuse = Callable[[FileRecord], FileRecord | None]
+HashReuse = Callable[[str], FileRecord | None]
 
 
 @dataclass(frozen=True)
@@ -60,12 +58,15 @@ class ScanSpec:
 
 @dataclass
 class ScanProblems:
-    """Files that could not be read or vanished during the scan (reported, never fatal)."""
+    """Files that could not be read or vanished during the scan (reported, never fatal),
+    and how much was hashed."""
 
     unreadable: list[str] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)
     skipped_mounts: list[str] = field(default_factory=list)
     limit: int = 1000  # keep memory bounded if a whole tree is unreadable
+    files_hashed: int = 0
+    bytes_hashed: int = 0
 
     def note(self, bucket: list[str], text: str) -> None:
         if len(bucket) < self.limit:
@@ -114,11 +115,39 @@ def top_level_paths(paths: Iterable[str]) -> list[str]:
     return kept
 
 
-def walk(
-    spec: ScanSpec, problems: ScanProblems, missing: list[str] | None = None
-) -> Iterator[FileRecord]:
-    """Metadata records of every path under spec.paths, in manifest order (nothing followed)."""
+@dataclass(slots=True)
+class _Pending:
+    """A walked entry: directories arrive complete, other entries are lstat()ed by a worker."""
+
+    path: str
+    record: FileRecord | None
+    known: FileRecord | None = None  # the baseline's record of this path (fast mode)
+
+
+def mount_points(root: Path = Path("/")) -> set[str] | None:
+    """System paths of the mount points under root (None when /proc cannot tell)."""
+    try:
+        text = Path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError:
+        return None
+    prefix = str(root).rstrip("/")
+    found = set()
+    for line in text.splitlines():
+        fields = line.split(" ")
+        if len(fields) < 5:
+            continue
+        # mountinfo escapes space, tab, newline and backslash as octal (\040...)
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+        if prefix and not (point == prefix or point.startswith(prefix + "/")):
+            continue
+        found.add(point[len(prefix) :] or "/")
+    return found
+
+
+def _walk(spec: ScanSpec, problems: ScanProblems, missing: list[str] | None) -> Iterator[_Pending]:
+    """Every path under spec.paths in manifest order; nothing is followed."""
     excluded = compile_excludes(spec.excludes)
+    mounts = mount_points(spec.root) if spec.one_filesystem else set()
     for top in top_level_paths(spec.paths):
         if excluded is not None and excluded.fullmatch(top):
             continue
@@ -131,9 +160,9 @@ def walk(
         except OSError as exc:
             problems.note(problems.unreadable, f"{top}: {exc.strerror}")
             continue
-        yield record_from_stat(top, st)
+        yield _Pending(top, record_from_stat(top, st))
         if stat.S_ISDIR(st.st_mode):
-            yield from _walk_dir(spec, top, st.st_dev, excluded, problems)
+            yield from _walk_dir(spec, top, st.st_dev, excluded, problems, mounts)
 
 
 def _walk_dir(
@@ -142,7 +171,8 @@ def _walk_dir(
     device: int,
     excluded: re.Pattern[str] | None,
     problems: ScanProblems,
-) -> Iterator[FileRecord]:
+    mounts: set[str] | None,
+) -> Iterator[_Pending]:
     try:
         with os.scandir(spec.real(directory)) as handle:
             entries = sorted(handle, key=lambda e: e.name)
@@ -158,19 +188,25 @@ def _walk_dir(
         if excluded is not None and excluded.fullmatch(path):
             continue
         try:
-            st = entry.stat(follow_symlinks=False)
+            # d_type answers this without a syscall; workers lstat() everything.
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if is_dir and mounts is None:  # no mount table: compare devices here
+                crosses = entry.stat(follow_symlinks=False).st_dev != device
+            else:
+                crosses = mounts is not None and path in mounts
         except FileNotFoundError:
             problems.note(problems.vanished, path)
             continue
         except OSError as exc:
             problems.note(problems.unreadable, f"{path}: {exc.strerror}")
             continue
-        yield record_from_stat(path, st)
-        if stat.S_ISDIR(st.st_mode):
-            if spec.one_filesystem and st.st_dev != device:
-                problems.note(problems.skipped_mounts, path)
-                continue
-            yield from _walk_dir(spec, path, device, excluded, problems)
+        yield _Pending(path, None)
+        if not is_dir:
+            continue
+        if spec.one_filesystem and crosses:
+            problems.note(problems.skipped_mounts, path)
+            continue
+        yield from _walk_dir(spec, path, device, excluded, problems, mounts)
 
 
 def hash_file(real_path: str, size: int, algorithm: str) -> str:
@@ -200,64 +236,65 @@ def read_caps(real_path: str) -> str:
 
 
 @dataclass
-class _Chunk:
+class _ChunkResult:
     records: list[FileRecord]
-    to_hash: list[int]  # indexes into records that need their content read
-    nbytes: int = 0
+    unreadable: list[str] = field(default_factory=list)
+    vanished: list[str] = field(default_factory=list)
+    files_hashed: int = 0
+    bytes_hashed: int = 0
 
 
-def _complete_chunk(chunk: _Chunk, spec: ScanSpec) -> tuple[list[FileRecord], list[str], list[str]]:
-    """Fill in hashes, caps and symlink targets. Returns (records, unreadable, vanished)."""
-    out: list[FileRecord] = []
-    unreadable: list[str] = []
-    vanished: list[str] = []
-    hash_set = set(chunk.to_hash)
-    for index, record in enumerate(chunk.records):
-        real = spec.real(record.path)
+def _reusable(known: FileRecord | None, record: FileRecord) -> bool:
+    """Fast mode: the baseline's hash stands when size, mtime, ctime and inode are unchanged."""
+    return (
+        known is not None
+        and known.is_file
+        and known.hash not in ("", UNREADABLE)
+        and known.same_inode_state(record)
+    )
+
+
+def _complete_chunk(chunk: list[_Pending], spec: ScanSpec) -> _ChunkResult:
+    """lstat, read symlinks and capabilities, and hash the files of one chunk (in a worker)."""
+    result = _ChunkResult([])
+    for item in chunk:
+        real = spec.real(item.path)
         try:
+            record = item.record
+            if record is None:
+                record = record_from_stat(item.path, os.lstat(real))
             if record.type == "l":
-                out.append(record.with_content(hash="", target=os.readlink(real)))
-                continue
-            if index not in hash_set:  # not a file, or fast mode reused the baseline's hash
-                out.append(record)
-                continue
-            caps = read_caps(real)
-            digest = hash_file(real, record.size, spec.algorithm)
-            out.append(record.with_content(hash=digest, caps=caps))
+                record = record.with_content(hash="", target=os.readlink(real))
+            elif record.type == "f":
+                if _reusable(item.known, record):
+                    assert item.known is not None
+                    record = record.with_content(hash=item.known.hash, caps=item.known.caps)
+                else:
+                    caps = read_caps(real)
+                    digest = hash_file(real, record.size, spec.algorithm)
+                    record = record.with_content(hash=digest, caps=caps)
+                    result.files_hashed += 1
+                    result.bytes_hashed += record.size
+            result.records.append(record)
         except FileNotFoundError:
-            vanished.append(record.path)  # gone since the walk saw it: not recorded
+            result.vanished.append(item.path)  # gone since the walk saw it: not recorded
         except OSError as exc:
-            unreadable.append(f"{record.path}: {exc.strerror or exc}")
-            out.append(record.with_content(hash=UNREADABLE))
-    return out, unreadable, vanished
+            result.unreadable.append(f"{item.path}: {exc.strerror or exc}")
+            if record is not None:
+                result.records.append(record.with_content(hash=UNREADABLE))
+    return result
 
 
-def _chunks(records: Iterable[FileRecord], reuse: HashReuse | None) -> Iterator[_Chunk]:
-    """Group records into units of work; each big file is a unit of its own."""
-    chunk = _Chunk([], [])
-    for fresh in records:
-        known = reuse(fresh) if reuse is not None and fresh.is_file else None
-        if known is not None:
-            chunk.records.append(known)
-        elif fresh.is_file and fresh.size >= BIG_FILE_BYTES:
-            if chunk.records:
-                yield chunk
-            yield _Chunk([fresh], [0], fresh.size)
-            chunk = _Chunk([], [])
-            continue
-        else:
-            if fresh.is_file:
-                chunk.to_hash.append(len(chunk.records))
-                chunk.nbytes += fresh.size
-            chunk.records.append(fresh)
-        if (
-            len(chunk.to_hash) >= CHUNK_FILES
-            or chunk.nbytes >= CHUNK_BYTES
-            or len(chunk.records) >= CHUNK_RECORDS
-        ):
+def _chunks(items: Iterable[_Pending], reuse: HashReuse | None) -> Iterator[list[_Pending]]:
+    chunk: list[_Pending] = []
+    for item in items:
+        if reuse is not None and item.record is None:
+            item.known = reuse(item.path)
+        chunk.append(item)
+        if len(chunk) >= CHUNK_ENTRIES:
             yield chunk
-            chunk = _Chunk([], [])
-    if chunk.records:
+            chunk = []
+    if chunk:
         yield chunk
 
 
@@ -274,50 +311,33 @@ def scan(
     `reuse` lets verify's fast mode skip reading files whose metadata did not change.
     """
     workers = spec.worker_count()
-    in_flight: deque[tuple[_Chunk, Future[tuple[list[FileRecord], list[str], list[str]]]]]
-    in_flight = deque()
+    in_flight: deque[tuple[int, Future[_ChunkResult]]] = deque()
     max_in_flight = workers * 4
-    files_done = 0
-    bytes_done = 0
+    entries_done = 0
 
     def drain_one() -> Iterator[FileRecord]:
-        nonlocal files_done, bytes_done
-        chunk, future = in_flight.popleft()
-        records, unreadable, vanished = future.result()
-        for text in unreadable:
+        nonlocal entries_done
+        size, future = in_flight.popleft()
+        result = future.result()
+        for text in result.unreadable:
             problems.note(problems.unreadable, text)
-        for path in vanished:
+        for path in result.vanished:
             problems.note(problems.vanished, path)
-        files_done += len(chunk.records)
-        bytes_done += chunk.nbytes
+        problems.files_hashed += result.files_hashed
+        problems.bytes_hashed += result.bytes_hashed
+        entries_done += size
         if progress is not None:
-            progress(files_done, bytes_done)
-        yield from records
+            progress(entries_done, problems.bytes_hashed)
+        yield from result.records
 
     with ThreadPoolExecutor(workers, thread_name_prefix="garrison-hash") as pool:
         try:
-            for chunk in _chunks(walk(spec, problems, missing), reuse):
-                in_flight.append((chunk, pool.submit(_complete_chunk, chunk, spec)))
+            for chunk in _chunks(_walk(spec, problems, missing), reuse):
+                in_flight.append((len(chunk), pool.submit(_complete_chunk, chunk, spec)))
                 if len(in_flight) >= max_in_flight:
                     yield from drain_one()
             while in_flight:
                 yield from drain_one()
         finally:
-            for _chunk, future in in_flight:
+            for _size, future in in_flight:
                 future.cancel()
-
-
-def count_files(spec: ScanSpec) -> tuple[int, int]:
-    """(entries, bytes of regular files) under spec.paths: a cheap pre-pass for progress bars."""
-    problems = ScanProblems()
-    entries = 0
-    total = 0
-    for record in walk(spec, problems):
-        entries += 1
-        if record.is_file:
-            total += record.size
-    return entries, total
-
-
-def sorted_paths(paths: Sequence[str]) -> list[str]:
-    return sorted(paths, key=sort_key)

@@ -8,6 +8,7 @@ everything.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -22,7 +23,7 @@ from garrison.errors import IntegrityError
 from garrison.integrity.baseline import load_trusted_manifest, protected_paths
 from garrison.integrity.diff import Change, diff_records
 from garrison.integrity.manifest import LoadedManifest
-from garrison.integrity.records import UNREADABLE, FileRecord, sort_key
+from garrison.integrity.records import FileRecord, sort_key
 from garrison.integrity.scan import ProgressCallback, ScanProblems, ScanSpec, scan
 from garrison.model import Severity, to_jsonable
 
@@ -62,28 +63,24 @@ class DriftReport:
 
 
 class _FastModeCursor:
-    """Walks the baseline alongside the scan and hands back hashes of untouched files."""
+    """Walks the baseline alongside the scan and hands over the baseline's record of a path."""
 
-    def __init__(self, loaded: LoadedManifest) -> None:
-        self._records = loaded.records()
+    def __init__(self, records: Iterator[FileRecord]) -> None:
+        self._records = records
         self._current: FileRecord | None = next(self._records, None)
-        self.hashed = 0
 
-    def __call__(self, fresh: FileRecord) -> FileRecord | None:
-        key = sort_key(fresh.path)
-        while self._current is not None and sort_key(self._current.path) < key:
-            self._current = next(self._records, None)
-        old = self._current
-        if (
-            old is not None
-            and old.path == fresh.path
-            and old.is_file
-            and old.hash not in ("", UNREADABLE)
-            and old.same_inode_state(fresh)
-        ):
-            return fresh.with_content(hash=old.hash, caps=old.caps)
-        self.hashed += 1
-        return None
+    def __call__(self, path: str) -> FileRecord | None:
+        current = self._current
+        if current is None or current.path != path:
+            key = sort_key(path)
+            while current is not None and sort_key(current.path) < key:
+                current = next(self._records, None)
+            if current is None or current.path != path:
+                self._current = current
+                return None
+        # paths arrive in strictly increasing order, so a matched record is never asked again
+        self._current = next(self._records, None)
+        return current
 
 
 class _Counting:
@@ -114,7 +111,10 @@ def verify_manifest(
         root=root,
     )
     problems = ScanProblems()
-    cursor = None if full else _FastModeCursor(loaded)
+    # One parse of the baseline feeds both the fast-mode cursor and the diff; tee keeps only
+    # the records between the two (the scan's in-flight window), not the whole manifest.
+    for_diff, for_cursor = itertools.tee(loaded.records())
+    cursor = None if full else _FastModeCursor(for_cursor)
     counter = _Counting()
 
     def counted() -> Iterator[FileRecord]:
@@ -122,7 +122,7 @@ def verify_manifest(
             counter.count += 1
             yield record
 
-    changes = list(diff_records(loaded.records(), counted()))
+    changes = list(diff_records(for_diff, counted()))
     changes.sort(key=lambda c: (-c.severity, sort_key(c.path), c.kind))
     return DriftReport(
         manifest=str(loaded.summary.path),
@@ -131,17 +131,13 @@ def verify_manifest(
         checked_at=datetime.now(UTC).isoformat(timespec="seconds"),
         mode="full" if full else "fast",
         entries_checked=counter.count,
-        files_hashed=cursor.hashed if cursor is not None else _file_count(loaded),
+        files_hashed=problems.files_hashed,
         changes=tuple(changes),
         unreadable=tuple(problems.unreadable),
         vanished=tuple(problems.vanished),
         duration_s=time.monotonic() - started,
         signed_by=signed_by,
     )
-
-
-def _file_count(loaded: LoadedManifest) -> int:
-    return sum(1 for r in loaded.records() if r.is_file)
 
 
 def verify_baseline(
