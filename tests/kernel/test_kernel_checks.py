@@ -30,10 +30,14 @@ from garrison.config.schema import Config
 from garrison.host.collectors.kernel import (
     InstalledKernel,
     RunningKernel,
+    _kernel_package_release,
     collect_running_kernel,
+    find_installed_kernels,
     parse_build_date,
     parse_distro_kernel_version,
 )
+from garrison.host.collectors.packages import collect_packages
+from garrison.host.collectors.updates import parse_deb822_sources, parse_one_line_sources
 from garrison.host.facts import Facts
 from garrison.host.host import Host
 from garrison.model import Finding, Status
@@ -367,8 +371,6 @@ def test_alpine_periodic_apk_upgrade(tmp_path: Path) -> None:
 
 
 def test_deb822_and_one_line_sources() -> None:
-    from garrison.host.collectors.updates import parse_deb822_sources, parse_one_line_sources
-
     deb822 = (
         "Types: deb deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n"
         "Components: main\n\n"
@@ -401,6 +403,8 @@ import json
 from garrison.checks.engine import run_check
 from garrison.checks.kernel import LivePatchingActive
 from garrison.config.schema import Config
+from garrison.host.collectors.packages import collect_packages
+from garrison.host.collectors.updates import parse_deb822_sources, parse_one_line_sources
 from garrison.host.facts import Facts
 from garrison.host.host import Host
 (f,) = run_check(LivePatchingActive, Facts(Host("/"), Config()))
@@ -436,3 +440,35 @@ def test_sysfs_livepatch_in_a_private_mount_namespace(
         result["evidence"]
     )
     assert Path("/sys/kernel/livepatch").exists() == existed  # the host's sysfs is untouched
+
+
+@pytest.mark.parametrize(
+    ("name", "release"),
+    [
+        ("linux-image-6.1.0-31-amd64", "6.1.0-31-amd64"),
+        ("linux-image-amd64", ""),
+        ("linux-image-cloud-amd64", ""),
+        ("linux-image-6.1.0-31-amd64-dbg", ""),
+        ("linux-image-unsigned-6.8.0-45-generic", "6.8.0-45-generic"),
+        ("linux-image-generic", ""),
+        ("proxmox-kernel-6.8.12-4-pve-signed", "6.8.12-4-pve"),
+        ("proxmox-kernel-6.8", ""),
+        ("pve-kernel-5.15.158-2-pve", "5.15.158-2-pve"),
+        ("linux-headers-6.1.0-31-amd64", ""),
+    ],
+)
+def test_kernel_package_names(name: str, release: str) -> None:
+    assert _kernel_package_release(name) == release
+
+
+def test_rescue_image_is_not_a_kernel_release(tmp_path: Path) -> None:
+    (tmp_path / "boot").mkdir()
+    (tmp_path / "boot/vmlinuz-0-rescue-4f2a9c").write_bytes(b"")
+    (tmp_path / "boot/vmlinuz-5.14.0-427.13.1.el9_4.x86_64").write_bytes(b"")
+    (tmp_path / "boot/vmlinuz-5.14.0-362.8.1.el9_3.x86_64").write_bytes(b"")
+    facts = facts_for(tmp_path)
+    kernels = find_installed_kernels(facts.host, facts.get(collect_packages))
+    assert [k.release for k in kernels] == [
+        "5.14.0-427.13.1.el9_4.x86_64",
+        "5.14.0-362.8.1.el9_3.x86_64",
+    ]

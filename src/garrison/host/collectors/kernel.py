@@ -117,12 +117,26 @@ class InstalledKernel:
         return self.image
 
 
+_KERNEL_PACKAGE_PREFIXES = ("linux-image-", "proxmox-kernel-", "pve-kernel-")
+
+
 def _kernel_package_release(name: str) -> str:
-    """linux-image-6.1.0-31-amd64 -> 6.1.0-31-amd64; "" for meta packages (linux-image-amd64)."""
-    if not name.startswith("linux-image-"):
+    """linux-image-6.1.0-31-amd64 -> 6.1.0-31-amd64; "" for meta packages (linux-image-amd64).
+
+    Also Ubuntu's linux-image-unsigned-* and Proxmox' proxmox-kernel-*-signed / pve-kernel-*.
+    """
+    prefix = next((p for p in _KERNEL_PACKAGE_PREFIXES if name.startswith(p)), None)
+    if prefix is None:
         return ""
-    rest = name.removeprefix("linux-image-").removeprefix("unsigned-")
-    return rest if rest[:1].isdigit() and not rest.endswith("-dbg") else ""
+    rest = name.removeprefix(prefix).removeprefix("unsigned-").removesuffix("-signed")
+    if not rest[:1].isdigit() or rest.endswith("-dbg") or "-" not in rest:
+        return ""  # meta packages: linux-image-amd64, proxmox-kernel-6.8 (series only)
+    return rest
+
+
+def _is_kernel_image(name: str) -> bool:
+    release = name.removeprefix("vmlinuz-")
+    return name.startswith("vmlinuz-") and release[:1].isdigit() and "rescue" not in release
 
 
 def changelog_date(host: Host, package: str) -> tuple[date | None, str]:
@@ -164,7 +178,7 @@ def find_installed_kernels(host: Host, packages: PackageDb) -> tuple[InstalledKe
     images = {
         name.removeprefix("vmlinuz-"): f"/boot/{name}"
         for name in host.listdir("/boot")
-        if name.startswith("vmlinuz-") and name.removeprefix("vmlinuz-")[:1].isdigit()
+        if _is_kernel_image(name)
     }
     kernels: list[InstalledKernel] = []
     for release in sorted(set(by_release) | set(images)):
