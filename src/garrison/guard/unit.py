@@ -29,7 +29,7 @@ def render_unit(config: Config, config_path: str | None) -> str:
 
 def install_unit(text: str, target: Path) -> Path:
     """Write the unit (never enables or starts it)."""
-    if target.is_dir():
+    if target.is_dir() or (not target.exists() and target.suffix != ".service"):
         target = target / "garrison-guard.service"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
