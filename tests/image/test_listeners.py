@@ -11,10 +11,10 @@ import pytest
 from tests.conftest import facts_for, needs_root, write_tree
 
 from garrison.checks.engine import run_check
-from garrison.checks.image import OnlyExpectedListeners
+from garrison.checks.image import OnlyExpectedListeners, is_expected_listener
 from garrison.config.audit import AuditConfig, SshConfig
 from garrison.config.schema import Config
-from garrison.host.collectors.sockets import collect_ssh_ports
+from garrison.host.collectors.sockets import ListeningSocket, collect_ssh_ports
 from garrison.model import Finding, Status
 
 
@@ -126,3 +126,22 @@ def test_ipv6_listeners() -> None:
     finally:
         loopback.close()
         wildcard.close()
+
+
+WILDCARD = "0.0.0.0"  # noqa: S104 (a value under test, not a bind)
+
+
+@pytest.mark.parametrize(
+    ("sock", "expected"),
+    [
+        (ListeningSocket("udp", "127.0.0.53", 53, 1, "systemd-resolve", ""), True),
+        (ListeningSocket("udp", "::1", 323, 1, "chronyd", ""), True),
+        (ListeningSocket("udp", WILDCARD, 323, 1, "chronyd", ""), False),  # not loopback
+        (ListeningSocket("tcp", "127.0.0.1", 53, 1, "dnsmasq", ""), False),
+        (ListeningSocket("udp", WILDCARD, 68, 1, "dhclient", ""), True),
+        (ListeningSocket("tcp", WILDCARD, 68, 1, "nc", ""), False),  # DHCP is udp only
+        (ListeningSocket("tcp", "::", 443, 1, "nginx", ""), True),  # in expected_ports below
+    ],
+)
+def test_expected_listener_rules(sock: ListeningSocket, expected: bool) -> None:
+    assert is_expected_listener(sock, frozenset({22, 443})) is expected

@@ -15,13 +15,29 @@ from dataclasses import dataclass
 
 from garrison.checks.base import Check, CheckSkipped
 from garrison.host.collectors.packages import Package, PackageDb, collect_packages
-from garrison.host.collectors.sockets import collect_listening_sockets, collect_ssh_ports
+from garrison.host.collectors.sockets import (
+    ListeningSocket,
+    collect_listening_sockets,
+    collect_ssh_ports,
+)
 from garrison.host.collectors.updates import collect_apt_config, collect_apt_sources
 from garrison.host.facts import Facts
 from garrison.model import CheckMeta, Evidence, Finding, Severity
 
 #: UDP ports of DHCP clients: a VPS on DHCP has them bound on the wildcard address by design.
 DHCP_CLIENT_PORTS = frozenset({68, 546})
+#: System daemons whose loopback-only listeners are part of a stock Debian/Ubuntu host
+#: (systemd-resolved's stub on 127.0.0.53/54:53, chrony's command port 323).
+LOOPBACK_SYSTEM_DAEMONS = frozenset({"systemd-resolve", "systemd-resolved", "chronyd"})
+
+
+def is_expected_listener(sock: ListeningSocket, expected_ports: frozenset[int]) -> bool:
+    """Configured ports, DHCP clients, and the stock loopback-only system daemons."""
+    if sock.port in expected_ports:
+        return True
+    if sock.proto == "udp" and sock.port in DHCP_CLIENT_PORTS:
+        return True
+    return sock.loopback_only and sock.process in LOOPBACK_SYSTEM_DAEMONS
 
 
 @dataclass(frozen=True)
@@ -230,13 +246,7 @@ class OnlyExpectedListeners(Check):
         sockets = facts.get(collect_listening_sockets)
         ssh = facts.get(collect_ssh_ports)
         expected = set(facts.config.audit.expected_ports) | set(ssh.ports)
-        unexpected = []
-        for sock in sockets:
-            if sock.port in expected:
-                continue
-            if sock.proto == "udp" and sock.port in DHCP_CLIENT_PORTS:
-                continue
-            unexpected.append(sock)
+        unexpected = [s for s in sockets if not is_expected_listener(s, frozenset(expected))]
         for sock in unexpected:
             evidence = Evidence(
                 source="psutil.net_connections (/proc/net)",
