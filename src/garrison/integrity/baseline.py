@@ -19,7 +19,7 @@ from garrison.integrity.manifest import (
     ManifestWriter,
     load_manifest,
 )
-from garrison.integrity.scan import ProgressCallback, ScanProblems, ScanSpec, scan
+from garrison.integrity.scan import ProgressCallback, ScanProblems, ScanSpec, scan_lines
 from garrison.integrity.signing import (
     load_private_key,
     load_public_key,
@@ -113,8 +113,8 @@ def write_manifest(
     )
     problems = ScanProblems()
     with ManifestWriter(target, header) as writer:
-        for record in scan(spec, problems, progress=progress):
-            writer.add(record)
+        for record, line in scan_lines(spec, problems, progress=progress):
+            writer.add(record, line)
         if before_commit is not None:
             before_commit()
         summary = writer.commit()

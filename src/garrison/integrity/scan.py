@@ -238,6 +238,7 @@ def read_caps(real_path: str) -> str:
 @dataclass
 class _ChunkResult:
     records: list[FileRecord]
+    lines: list[str] = field(default_factory=list)  # manifest lines, when asked for
     unreadable: list[str] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)
     files_hashed: int = 0
@@ -254,7 +255,7 @@ def _reusable(known: FileRecord | None, record: FileRecord) -> bool:
     )
 
 
-def _complete_chunk(chunk: list[_Pending], spec: ScanSpec) -> _ChunkResult:
+def _complete_chunk(chunk: list[_Pending], spec: ScanSpec, lines: bool) -> _ChunkResult:
     """lstat, read symlinks and capabilities, and hash the files of one chunk (in a worker)."""
     result = _ChunkResult([])
     for item in chunk:
@@ -276,12 +277,16 @@ def _complete_chunk(chunk: list[_Pending], spec: ScanSpec) -> _ChunkResult:
                     result.files_hashed += 1
                     result.bytes_hashed += record.size
             result.records.append(record)
+            if lines:  # formatted here, in parallel, rather than in the writing thread
+                result.lines.append(record.to_line())
         except FileNotFoundError:
             result.vanished.append(item.path)  # gone since the walk saw it: not recorded
         except OSError as exc:
             result.unreadable.append(f"{item.path}: {exc.strerror or exc}")
             if record is not None:
                 result.records.append(record.with_content(hash=UNREADABLE))
+                if lines:
+                    result.lines.append(result.records[-1].to_line())
     return result
 
 
@@ -310,12 +315,36 @@ def scan(
 
     `reuse` lets verify's fast mode skip reading files whose metadata did not change.
     """
+    for record, _line in _scan(spec, problems, progress, reuse, missing, lines=False):
+        yield record
+
+
+def scan_lines(
+    spec: ScanSpec,
+    problems: ScanProblems,
+    *,
+    progress: ProgressCallback | None = None,
+    missing: list[str] | None = None,
+) -> Iterator[tuple[FileRecord, str]]:
+    """Like scan(), with each record's manifest line (formatted by the worker threads)."""
+    return _scan(spec, problems, progress, None, missing, lines=True)
+
+
+def _scan(
+    spec: ScanSpec,
+    problems: ScanProblems,
+    progress: ProgressCallback | None,
+    reuse: HashReuse | None,
+    missing: list[str] | None,
+    *,
+    lines: bool,
+) -> Iterator[tuple[FileRecord, str]]:
     workers = spec.worker_count()
     in_flight: deque[tuple[int, Future[_ChunkResult]]] = deque()
     max_in_flight = workers * 4
     entries_done = 0
 
-    def drain_one() -> Iterator[FileRecord]:
+    def drain_one() -> Iterator[tuple[FileRecord, str]]:
         nonlocal entries_done
         size, future = in_flight.popleft()
         result = future.result()
@@ -328,16 +357,21 @@ def scan(
         entries_done += size
         if progress is not None:
             progress(entries_done, problems.bytes_hashed)
-        yield from result.records
+        if lines:
+            yield from zip(result.records, result.lines, strict=True)
+        else:
+            for record in result.records:
+                yield record, ""
 
     with ThreadPoolExecutor(workers, thread_name_prefix="garrison-hash") as pool:
         try:
             for chunk in _chunks(_walk(spec, problems, missing), reuse):
-                in_flight.append((len(chunk), pool.submit(_complete_chunk, chunk, spec)))
+                future = pool.submit(_complete_chunk, chunk, spec, lines)
+                in_flight.append((len(chunk), future))
                 if len(in_flight) >= max_in_flight:
                     yield from drain_one()
             while in_flight:
                 yield from drain_one()
         finally:
-            for _size, future in in_flight:
-                future.cancel()
+            for _size, pending in in_flight:
+                pending.cancel()
