@@ -372,8 +372,13 @@ def scan_command(ctx: click.Context, paths: tuple[str, ...], no_proc: bool, fmt:
     from garrison.model import to_jsonable
     from garrison.secrets.scanner.scan import default_scan_paths, scan_paths
 
+    import os
+
     config = get_config(ctx)
-    targets = list(paths) or default_scan_paths(config)
+    for path in paths:
+        if not os.path.lexists(path):
+            raise UsageError(f"{path}: no such file or directory")
+    targets = [os.path.abspath(p) for p in paths] or default_scan_paths(config)
     progress = None
     status = None
     if sys.stderr.isatty():

@@ -84,7 +84,8 @@ def pem_hits(lines: list[str]) -> list[tuple[int, Hit]]:
         kind = match.group(1)
         if "Proc-Type: 4,ENCRYPTED" in "\n".join(lines[number : number + 3]):
             continue
-        body = lines[number] if number < len(lines) else ""
+        rest = line[match.end() :].lstrip("-").replace("\\n", " ").strip(' "')
+        body = rest if len(rest) > 16 else (lines[number] if number < len(lines) else "")
         rule = "coinbase-cdp-private-key" if cdp and kind == "EC PRIVATE KEY" else "private-key-pem"
         out.append((number, Hit(rule, body.strip() or kind, f"{kind} block")))
     return out

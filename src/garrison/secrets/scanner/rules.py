@@ -57,17 +57,22 @@ _SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 _PLACEHOLDER = re.compile(
-    r"""(?ix)^(?:
-      |none|null|nil|true|false|yes|no|on|off|empty|undefined|default|required|optional|
-      changeme|change[_\-]?me|secret|password|passwd|token|redacted|hidden|example|sample|
-      dummy|test|todo|tbd|fixme|xxx+|\*+|\.+|-+|_+|0+|
-      (?:your|my|the|insert|enter|put|replace)[_\-\s].*|.*(?:_here|here_|-here)|
-      <.*|\[.*|\(.*|[A-Za-z_]+=|\w+\[.*|\{\{.*\}\}|\$.*|%\(.*\)s?|%[a-z]|[A-Za-z_]\w*(?:\.\w+)+(?:[(\[].*)?|\w+\(.*|_?[A-Z][a-z]+(?:[A-Z][a-z]+)+|
-      @[A-Za-z_]+@|[A-Za-z]+://\S*|/\S*|~/\S*|\.\./\S*|\./\S*|[A-Z][A-Z_]{2,}|
-      [a-z]+(?:[_\-.][a-z]+)*|[0-9]{1,6}|[a-z]+[0-9]{0,2}|.*\s.*
+    r"""(?x)^(?:
+      (?i:none|null|nil|true|false|yes|no|on|off|empty|undefined|default|required|optional|
+          changeme|change[_\-]?me|secret|password|passwd|token|redacted|hidden|example|sample|
+          dummy|test|todo|tbd|fixme|xxx+|
+          (?:your|my|the|insert|enter|put|replace)[_\-\s].*|.*(?:_here|here_|-here))
+      |\*+|\.+|-+|_+|0+|
+      <.*|\[.*|\(.*|\{\{.*\}\}|\$.*|%\(.*\)s?|%[a-z]|@[A-Za-z_]+@|   # templates, expressions
+      [A-Za-z_]+=|\w+\[.*|\w+\(.*|[A-Za-z_]\w*(?:\.\w+)+(?:[(\[].*)?|  # code
+      _?[A-Z][a-z]+(?:[A-Z][a-z]+)+|                                 # CamelCase type names
+      [A-Za-z]+://\S*|/\S*|~/\S*|\.\./\S*|\./\S*|                      # URLs and paths
+      [A-Z][A-Z_]{2,}|[a-z]+(?:[_\-.][a-z]+)*|[a-z]+[0-9]{0,2}|[0-9]{1,6}|  # names, words
+      .*\s.*
     )$"""
 )
 
+_SYSTEMD_ENV = re.compile(r"^\s*Environment=[\"']?")
 _COMMENT = re.compile(r"^\s*(?:#|;|//|--|\*|/\*|<!--|REM\b|')")
 
 ENCRYPTED_HUMMINGBOT_PREFIX = "7b2263727970746f22"  # hex of '{"crypto"'
@@ -142,6 +147,7 @@ def scan_line(line: str) -> list[Hit]:
     """Every secret on one line of text."""
     if _COMMENT.match(line) or len(line) > 4096:
         return []
+    line = _SYSTEMD_ENV.sub("", line)
     hits: list[Hit] = []
     seen: set[str] = set()
     for match in _HEADERS.finditer(line):

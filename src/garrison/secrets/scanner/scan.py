@@ -63,12 +63,12 @@ _SKIP_DIR_NAMES = frozenset(
 )
 #: private keys that are supposed to be exactly there (host identity, TLS, SSH client keys)
 _EXPECTED_KEY_FILES = (
-    "/etc/ssh/ssh_host_*_key",
-    "/etc/ssl/private/*",
+    "*/etc/ssh/ssh_host_*_key",
+    "*/etc/ssl/private/*",
     "*/.ssh/id_*",
     "*/.ssh/*_ed25519",
     "*/.ssh/*_rsa",
-    "/etc/garrison/*.key",
+    "*/etc/garrison/*.key",
 )
 _SKIP_SUFFIXES = (
     ".age",
