@@ -32,10 +32,13 @@ def parse_cidrs(values: list[str]) -> list[str]:
             raise ValueError(f"{raw!r} is not a valid CIDR ({exc})") from None
         if net.prefixlen == 0:
             raise ValueError(f"{raw!r} allows every address; that defeats the default-deny")
-        for other in nets:
-            if other.version == net.version and other.overlaps(net):
-                raise ValueError(f"{raw!r} overlaps {str(other)!r}")
         nets.append(net)
+    # sorted by start address, two networks overlap only if neighbours do: O(n log n)
+    ordered = sorted(nets, key=lambda n: (n.version, int(n.network_address), -n.prefixlen))
+    for first, second in zip(ordered, ordered[1:], strict=False):
+        if first.version == second.version and first.overlaps(second):
+            later, earlier = sorted((first, second), key=nets.index, reverse=True)
+            raise ValueError(f"{str(later)!r} overlaps {str(earlier)!r}")
     return [str(n) for n in nets]
 
 

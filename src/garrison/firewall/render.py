@@ -19,6 +19,7 @@ DROP_PREFIX_IN = "garrison-drop-in "
 DROP_PREFIX_OUT = "garrison-drop-out "
 DROP_PREFIX_FWD = "garrison-drop-fwd "
 UPDATES_CHAIN = "updates_window"
+CT_VMAP = "ct state vmap { invalid : drop, established : accept, related : accept }"
 
 ICMP_IN = "destination-unreachable, time-exceeded, parameter-problem"
 ICMPV6_IN = (
@@ -117,12 +118,11 @@ def _chain(name: str, header: str | None, rules: Sequence[str]) -> list[str]:
 
 
 def _input_rules(policy: FirewallPolicy) -> list[str]:
-    rules = ['iif "lo" accept']
+    # conntrack first, as one verdict map: an established packet costs a single rule
+    rules = [CT_VMAP, 'iif "lo" accept']
     if not policy.ipv6:
         rules.append("meta nfproto ipv6 drop")
     rules += [
-        "ct state invalid drop",
-        "ct state established,related accept",
         f"icmp type {{ {ICMP_IN} }} accept",
         "icmp type echo-request limit rate 10/second accept",
     ]
@@ -137,14 +137,10 @@ def _input_rules(policy: FirewallPolicy) -> list[str]:
 
 
 def _output_rules(policy: FirewallPolicy) -> list[str]:
-    rules = ['oif "lo" accept']
+    rules = [CT_VMAP, 'oif "lo" accept']
     if not policy.ipv6:
         rules.append("meta nfproto ipv6 drop")
-    rules += [
-        "ct state invalid drop",
-        "ct state established,related accept",
-        f"icmp type {{ {ICMP_IN} }} accept",
-    ]
+    rules.append(f"icmp type {{ {ICMP_IN} }} accept")
     if policy.ipv6:
         rules.append(f"icmpv6 type {{ {ICMPV6_OUT} }} accept")
     for target in policy.targets:
