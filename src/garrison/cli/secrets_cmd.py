@@ -369,10 +369,10 @@ Exit codes: 0 nothing found, 1 secrets found, 2 error. Values are shown redacted
 @click.pass_context
 def scan_command(ctx: click.Context, paths: tuple[str, ...], no_proc: bool, fmt: str) -> None:
     """Find API keys, passwords and private keys left on disk (and in bots' environments)."""
+    import os
+
     from garrison.model import to_jsonable
     from garrison.secrets.scanner.scan import default_scan_paths, scan_paths
-
-    import os
 
     config = get_config(ctx)
     for path in paths:
