@@ -145,3 +145,18 @@ def test_unreadable_database_is_one_line_error_and_the_audit_goes_on(
     assert img1["message"] == "/var/lib/dpkg/status: is a directory, expected a file"
     reboot = next(f for f in findings if f["check_id"] == "GAR-KRN-006")
     assert reboot["status"] == "pass"  # independent checks still ran
+
+
+def test_rpm_image() -> None:
+    facts = facts_for(fixture_root("image-rpm"))
+    failed = {
+        (f.check_id, f.subject)
+        for check in (NoCompilers, NoGraphicalStack, NoLegacyServices)
+        for f in run_check(check, facts)
+        if f.status == Status.FAIL
+    }
+    assert failed == {
+        ("GAR-IMG-001", "gcc"),
+        ("GAR-IMG-002", "xorg-x11-server-Xorg"),
+        ("GAR-IMG-003", "telnet-server"),
+    }

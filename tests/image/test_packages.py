@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import facts_for, fixture_root
 
+from garrison.errors import HostError
 from garrison.host.collectors.packages import (
     collect_packages,
     compare_debian_versions,
     parse_apk_installed,
     parse_dpkg_status,
+    parse_rpm_header,
 )
 
 
@@ -168,3 +171,66 @@ versions = st.builds(
 @given(versions, versions)
 def test_comparator_agrees_with_dpkg(a: str, b: str) -> None:
     assert compare_debian_versions(a, b) == dpkg_compare(a, b), (a, b)
+
+
+# -- rpm (sqlite database written by the real rpm 4.18, see make_rpm_fixture.sh) ---------------
+
+
+def test_rpm_sqlite_database() -> None:
+    root = fixture_root("image-rpm")
+    db = facts_for(root).get(collect_packages)
+    assert db.manager == "rpm"
+    assert db.databases == ("/var/lib/rpm/rpmdb.sqlite",)
+    assert set(db.packages) == {
+        "gcc",
+        "kernel-core",
+        "telnet-server",
+        "bash",
+        "xorg-x11-server-Xorg",
+        "dnf-automatic",
+    }
+    bash = db.get("bash")
+    assert bash is not None
+    assert (bash.version, bash.arch, bash.source) == ("1:5.1.8-9.el9", "x86_64", "bash")
+    kernel = db.get("kernel-core")
+    assert kernel is not None and kernel.built == date(2025, 2, 8)
+    # Opened read-only and immutable: no -wal/-shm/-journal appears in the audited image.
+    assert sorted(p.name for p in (root / "var/lib/rpm").iterdir()) == ["rpmdb.sqlite"]
+
+
+def test_rpm_matches_the_rpm_tool(tmp_path: Path) -> None:
+    if shutil.which("rpm") is None:
+        pytest.skip("rpm not installed (apt-get install rpm) - the fixture is committed anyway")
+    root = tmp_path / "image-rpm"  # a copy: rpm may leave a lock file next to the database
+    shutil.copytree(fixture_root("image-rpm"), root)
+    out = subprocess.run(
+        [
+            "rpm",
+            "--root",
+            str(root),
+            "--dbpath",
+            "/var/lib/rpm",
+            "-qa",
+            "--qf",
+            "%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE} %{ARCH}\\n",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    expected = {tuple(row.split(" ")) for row in out.splitlines()}
+    assert len(expected) == 6
+    db = facts_for(root).get(collect_packages)
+    assert {(p.name, p.version, p.arch) for p in db} == expected
+
+
+def test_damaged_rpm_database_is_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "var/lib/rpm").mkdir(parents=True)
+    (tmp_path / "var/lib/rpm/rpmdb.sqlite").write_bytes(b"not a database" * 100)
+    with pytest.raises(HostError, match=r"^/var/lib/rpm/rpmdb.sqlite: not a readable rpm database"):
+        facts_for(tmp_path).get(collect_packages)
+
+
+def test_rpm_header_parser_rejects_truncation() -> None:
+    with pytest.raises(ValueError, match="past its end"):
+        parse_rpm_header(b"\x00\x00\x00\x02\x00\x00\x01\x00" + b"\x00" * 10)

@@ -472,3 +472,14 @@ def test_rescue_image_is_not_a_kernel_release(tmp_path: Path) -> None:
         "5.14.0-427.13.1.el9_4.x86_64",
         "5.14.0-362.8.1.el9_3.x86_64",
     ]
+
+
+def test_rpm_kernel_dated_by_its_build_time() -> None:
+    facts = facts_for(fixture_root("image-rpm"))
+    (age,) = run_check(KernelRecent, facts)
+    assert age.status == Status.PASS  # built 2025-02-08, "today" is 2025-02-20
+    assert "5.14.0-427.13.1.el9_4.x86_64" in age.message
+    assert age.evidence[0].source == "rpm build time of kernel-core"
+    (updates,) = run_check(AutomaticSecurityUpdates, facts)
+    assert updates.status == Status.FAIL
+    assert updates.evidence[0].source == "/etc/dnf/automatic.conf"

@@ -2,8 +2,8 @@
 
 The seed: "Skip the bloated hoster template ... Strip GUI libraries, compilers, and legacy
 services. Every removed package is one less CVE notification in your inbox."
-Package checks read dpkg's or apk's database, so they work under --root; the listening-socket
-check needs the running host.
+Package checks read dpkg's, apk's or rpm's (sqlite) database, so they work under --root;
+the listening-socket check needs the running host.
 """
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ _ARCH = r"(?:-[a-z0-9_]+-linux-gnu[a-z]*)?"  # gcc-12-x86-64-linux-gnu style cro
 
 COMPILER_RULES: tuple[PackageRule, ...] = (
     _rule(rf"gcc(?:-\d+)?{_ARCH}", "C compiler", Severity.MEDIUM),
-    _rule(rf"g\+\+(?:-\d+)?{_ARCH}", "C++ compiler", Severity.MEDIUM),
+    _rule(rf"g\+\+(?:-\d+)?{_ARCH}|gcc-c\+\+", "C++ compiler", Severity.MEDIUM),
     _rule(r"clang(?:-\d+)?", "C/C++ compiler", Severity.MEDIUM),
-    _rule(rf"gfortran(?:-\d+)?{_ARCH}", "Fortran compiler", Severity.MEDIUM),
+    _rule(rf"gfortran(?:-\d+)?{_ARCH}|gcc-gfortran", "Fortran compiler", Severity.MEDIUM),
     _rule(r"gccgo(?:-\d+)?|golang(?:-go|-\d+(?:\.\d+)?-go)?|go", "Go toolchain", Severity.MEDIUM),
     _rule(r"rustc|cargo|rust", "Rust toolchain", Severity.MEDIUM),
     _rule(r"tcc|nasm|yasm", "compiler/assembler", Severity.MEDIUM),
@@ -69,11 +69,12 @@ COMPILER_RULES: tuple[PackageRule, ...] = (
 
 GUI_RULES: tuple[PackageRule, ...] = (
     _rule(
-        r"xserver-xorg(?:-core)?|xserver-common|xorg|xwayland|xvfb|xserver-xephyr",
+        r"xserver-xorg(?:-core)?|xserver-common|xorg|xwayland|xvfb|xserver-xephyr|"
+        r"xorg-x11-server-(?:Xorg|Xvfb|Xwayland|common)",
         "X server",
         Severity.MEDIUM,
     ),
-    _rule(r"gdm3|lightdm|sddm|xdm|slim|lxdm|nodm", "display manager", Severity.MEDIUM),
+    _rule(r"gdm3?|lightdm|sddm|xdm|slim|lxdm|nodm", "display manager", Severity.MEDIUM),
     _rule(
         r"gnome-shell|gnome-session|kde-plasma-desktop|plasma-desktop|plasma-workspace|"
         r"xfce4|xfce4-session|lxde|lxde-core|lxqt|lxqt-core|mate-desktop-environment|"
@@ -88,14 +89,18 @@ GUI_RULES: tuple[PackageRule, ...] = (
     ),
     _rule(
         r"libgtk-3-0t?64|libgtk-3-0|libgtk2\.0-0t?64|libgtk2\.0-0|libgtk-4-1|gtk\+3\.0|gtk\+2\.0"
-        r"|libqt5gui5t?64|libqt6gui6t?64|qt5-qtbase-x11|qt6-qtbase-x11",
+        r"|libqt5gui5t?64|libqt6gui6t?64|qt5-qtbase-x11|qt6-qtbase-x11|gtk[234]|qt[56]-qtbase-gui",
         "GUI toolkit",
         Severity.LOW,
     ),
 )
 
 LEGACY_SERVICE_RULES: tuple[PackageRule, ...] = (
-    _rule(r"telnetd|telnetd-ssl|inetutils-telnetd|busybox-extras", "telnet server", Severity.HIGH),
+    _rule(
+        r"telnetd|telnetd-ssl|inetutils-telnetd|busybox-extras|telnet-server",
+        "telnet server",
+        Severity.HIGH,
+    ),
     _rule(
         r"rsh-server|rsh-redone-server|inetutils-rshd|inetutils-rlogind|rlinetd",
         "rsh/rlogin server",
@@ -107,7 +112,7 @@ LEGACY_SERVICE_RULES: tuple[PackageRule, ...] = (
         "FTP server",
         Severity.HIGH,
     ),
-    _rule(r"tftpd|tftpd-hpa|atftpd|tftp-hpa-server", "TFTP server", Severity.HIGH),
+    _rule(r"tftpd|tftpd-hpa|atftpd|tftp-hpa-server|tftp-server", "TFTP server", Severity.HIGH),
     _rule(r"xinetd|openbsd-inetd|inetutils-inetd|rlinetd", "inetd super-server", Severity.HIGH),
     _rule(r"rpcbind|portmap|nfs-kernel-server|nfs-common|nfs-utils", "RPC/NFS", Severity.MEDIUM),
     _rule(r"avahi-daemon|avahi", "mDNS responder", Severity.MEDIUM),
@@ -118,7 +123,7 @@ LEGACY_SERVICE_RULES: tuple[PackageRule, ...] = (
     _rule(r"talkd|inetutils-talkd|fingerd|cfingerd|rwhod", "legacy daemon", Severity.MEDIUM),
     _rule(
         r"telnet|inetutils-telnet|telnet-ssl|rsh-client|rsh-redone-client|inetutils-rsh|"
-        r"ftp|inetutils-ftp|tnftp|tftp|tftp-hpa|talk|inetutils-talk|finger|rwho",
+        r"ftp|inetutils-ftp|tnftp|tftp|tftp-hpa|talk|inetutils-talk|finger|rwho|rsh",
         "cleartext legacy client",
         Severity.LOW,
     ),
@@ -150,7 +155,8 @@ class _UnwantedPackages(Check):
         db = facts.get(collect_packages)
         if not db.manager:
             raise CheckSkipped(
-                "no package database (/var/lib/dpkg/status, /lib/apk/db/installed) found"
+                "no package database (/var/lib/dpkg/status, /lib/apk/db/installed, "
+                "rpmdb.sqlite) found"
             )
         allowed = facts.config.audit.allowed_packages
         hits = _classify(db, self.rules)
@@ -184,7 +190,8 @@ class NoCompilers(_UnwantedPackages):
         severity=Severity.MEDIUM,
         rationale="A compiler on a server lets an intruder build exploits and implants on the "
         "spot; the seed says strip compilers from the image.",
-        remediation="apt-get purge the listed packages (apk del on Alpine). If the bot's venv "
+        remediation="apt-get purge the listed packages (apk del on Alpine, dnf remove on "
+        "RHEL-likes). If the bot's venv "
         "needs a compiler at install time (TA-Lib, numpy from source...), build wheels in CI or "
         "a throw-away builder container and install wheels, or install the compiler, build, and "
         "purge it in the same step; if it must stay, list it in [audit].allowed_packages.",

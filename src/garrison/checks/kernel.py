@@ -250,8 +250,17 @@ class AutomaticSecurityUpdates(Check):
             yield from self._dnf(facts)
         elif db.manager == "apk":
             yield self._apk(facts)
+        elif db.manager == "rpm":
+            yield self.failed(
+                "dnf-automatic is not configured",
+                Evidence(
+                    source="/etc/dnf/automatic.conf",
+                    observed="absent",
+                    expected="dnf-automatic installed, apply_updates = yes, timer enabled",
+                ),
+            )
         else:
-            raise CheckSkipped("no dpkg/apk database and no /etc/dnf/automatic.conf")
+            raise CheckSkipped("no dpkg/apk/rpm database and no /etc/dnf/automatic.conf")
 
     def _apk(self, facts: Facts) -> Finding:
         jobs = facts.get(collect_apk_upgrade_jobs)

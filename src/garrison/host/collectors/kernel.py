@@ -16,7 +16,7 @@ from functools import cmp_to_key
 
 from garrison.config.schema import Config
 from garrison.errors import HostError
-from garrison.host.collectors.packages import PackageDb, compare_debian_versions
+from garrison.host.collectors.packages import Package, PackageDb, compare_debian_versions
 from garrison.host.host import Host
 
 #: Build dates before this are placeholders (reproducible builds with timestamp @0), not dates.
@@ -134,6 +134,29 @@ def _kernel_package_release(name: str) -> str:
     return rest
 
 
+#: RHEL-family kernel packages; their uname -r is VERSION-RELEASE.ARCH.
+_RPM_KERNEL_PACKAGES = frozenset(
+    {
+        "kernel-core",
+        "kernel",
+        "kernel-rt-core",
+        "kernel-uek-core",
+        "kernel-uek",
+        "kernel-lt-core",
+        "kernel-ml-core",
+        "kernel-default",
+    }
+)
+
+
+def _package_kernel_release(pkg: Package, manager: str) -> str:
+    if manager == "rpm":
+        if pkg.name not in _RPM_KERNEL_PACKAGES:
+            return ""
+        return f"{pkg.version.split(':', 1)[-1]}.{pkg.arch}"
+    return _kernel_package_release(pkg.name)
+
+
 def _is_kernel_image(name: str) -> bool:
     release = name.removeprefix("vmlinuz-")
     return name.startswith("vmlinuz-") and release[:1].isdigit() and "rescue" not in release
@@ -172,9 +195,11 @@ def find_installed_kernels(host: Host, packages: PackageDb) -> tuple[InstalledKe
 
     Takes the package database (from facts) rather than re-reading it.
     """
-    by_release = {
-        release: pkg for pkg in packages if (release := _kernel_package_release(pkg.name))
-    }
+    by_release: dict[str, Package] = {}
+    for candidate in packages:
+        release = _package_kernel_release(candidate, packages.manager)
+        if release:
+            by_release.setdefault(release, candidate)
     images = {
         name.removeprefix("vmlinuz-"): f"/boot/{name}"
         for name in host.listdir("/boot")
@@ -185,6 +210,8 @@ def find_installed_kernels(host: Host, packages: PackageDb) -> tuple[InstalledKe
         pkg = by_release.get(release)
         image = images.get(release, "")
         dated, date_source = changelog_date(host, pkg.name) if pkg else (None, "")
+        if dated is None and pkg is not None and pkg.built is not None:
+            dated, date_source = pkg.built, f"rpm build time of {pkg.name}"
         if dated is None and image:
             try:
                 mtime = host.stat(image).st_mtime

@@ -6,16 +6,23 @@ stanzas, and this collector must not show up in the audit's wall time.
 
 from __future__ import annotations
 
+import sqlite3
+import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from types import MappingProxyType
+from urllib.parse import quote
 
 from garrison.config.schema import Config
+from garrison.errors import HostError
 from garrison.host.host import Host
 
 DPKG_STATUS = "/var/lib/dpkg/status"
 DPKG_STATUS_D = "/var/lib/dpkg/status.d"  # distroless images: one stanza file per package
 APK_INSTALLED = "/lib/apk/db/installed"
+#: rpm >= 4.16 (RHEL 9, Fedora 33+); the /usr/lib/sysimage path is Fedora 36+ and openSUSE.
+RPMDB_SQLITE = ("/var/lib/rpm/rpmdb.sqlite", "/usr/lib/sysimage/rpm/rpmdb.sqlite")
 
 
 @dataclass(frozen=True)
@@ -27,13 +34,14 @@ class Package:
     arch: str
     source: str  # source package name (== name when the database does not say)
     origin: str  # where it was read, e.g. /var/lib/dpkg/status:1234
+    built: date | None = None  # build date, where the database records one (rpm)
 
 
 @dataclass(frozen=True)
 class PackageDb:
     """The installed packages of the audited system, by name."""
 
-    manager: str  # "dpkg", "apk", or "" when no database was found
+    manager: str  # "dpkg", "apk", "rpm", or "" when no database was found
     packages: Mapping[str, Package] = field(default_factory=lambda: MappingProxyType({}))
     databases: tuple[str, ...] = ()  # the database files that were read
 
@@ -161,7 +169,98 @@ def collect_packages(host: Host, config: Config) -> PackageDb:
     if apk is not None:
         found = {p.name: p for p in parse_apk_installed(apk, APK_INSTALLED)}
         return PackageDb("apk", MappingProxyType(found), (APK_INSTALLED,))
+    for rpmdb in RPMDB_SQLITE:
+        if host.exists(rpmdb):
+            rpms: dict[str, Package] = {}
+            for pkg in read_rpmdb_sqlite(host, rpmdb):
+                rpms.setdefault(pkg.name, pkg)
+            return PackageDb("rpm", MappingProxyType(rpms), (rpmdb,))
     return PackageDb("")
+
+
+# -- rpm's sqlite database (RHEL 9, Fedora, openSUSE; Berkeley DB of RHEL <= 8 is not read) -----
+
+_RPMTAG_NAME, _RPMTAG_VERSION, _RPMTAG_RELEASE, _RPMTAG_EPOCH = 1000, 1001, 1002, 1003
+_RPMTAG_BUILDTIME, _RPMTAG_ARCH, _RPMTAG_SOURCERPM = 1006, 1022, 1044
+_RPM_INT32, _RPM_STRING = 4, 6
+_WANTED_TAGS = frozenset(
+    {
+        _RPMTAG_NAME,
+        _RPMTAG_VERSION,
+        _RPMTAG_RELEASE,
+        _RPMTAG_EPOCH,
+        _RPMTAG_BUILDTIME,
+        _RPMTAG_ARCH,
+        _RPMTAG_SOURCERPM,
+    }
+)
+
+
+def parse_rpm_header(blob: bytes) -> dict[int, str | int]:
+    """The wanted tags of one rpm header blob (index count, data length, entries, data)."""
+    if len(blob) < 8:
+        raise ValueError("header shorter than its preamble")
+    count, data_len = struct.unpack_from(">II", blob, 0)
+    data_start = 8 + 16 * count
+    if data_start + data_len > len(blob):
+        raise ValueError("header index points past its end")
+    tags: dict[int, str | int] = {}
+    for index in range(count):
+        tag, kind, offset, _ = struct.unpack_from(">iiiI", blob, 8 + 16 * index)
+        if tag not in _WANTED_TAGS or not 0 <= offset < data_len:
+            continue
+        at = data_start + offset
+        if kind == _RPM_STRING:
+            end = blob.index(b"\0", at)
+            tags[tag] = blob[at:end].decode("utf-8", errors="replace")
+        elif kind == _RPM_INT32:
+            tags[tag] = struct.unpack_from(">i", blob, at)[0]
+    return tags
+
+
+def _rpm_package(tags: dict[int, str | int], origin: str) -> Package | None:
+    name = tags.get(_RPMTAG_NAME)
+    if not isinstance(name, str):
+        return None
+    epoch = tags.get(_RPMTAG_EPOCH)
+    version = f"{tags.get(_RPMTAG_VERSION, '')}-{tags.get(_RPMTAG_RELEASE, '')}"
+    if isinstance(epoch, int) and epoch:
+        version = f"{epoch}:{version}"
+    source_rpm = str(tags.get(_RPMTAG_SOURCERPM, ""))
+    # kernel-5.14.0-427.13.1.el9_4.src.rpm -> kernel (name-version-release.src.rpm)
+    source = source_rpm.rsplit("-", 2)[0] if source_rpm.count("-") >= 2 else name
+    built = tags.get(_RPMTAG_BUILDTIME)
+    return Package(
+        name=name,
+        version=version,
+        arch=str(tags.get(_RPMTAG_ARCH, "")),
+        source=source,
+        origin=origin,
+        built=datetime.fromtimestamp(built, UTC).date() if isinstance(built, int) else None,
+    )
+
+
+def read_rpmdb_sqlite(host: Host, system_path: str) -> list[Package]:
+    """Packages of an rpm sqlite database, opened read-only and immutable (never written)."""
+    real = host.path(system_path)
+    uri = f"file:{quote(str(real))}?mode=ro&immutable=1"
+    found: list[Package] = []
+    try:
+        connection = sqlite3.connect(uri, uri=True)
+        try:
+            rows = connection.execute("SELECT hnum, blob FROM Packages").fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        raise HostError(f"{system_path}: not a readable rpm database ({exc})") from None
+    for hnum, blob in rows:
+        try:
+            pkg = _rpm_package(parse_rpm_header(bytes(blob)), f"{system_path}#{hnum}")
+        except (ValueError, struct.error):
+            continue  # one damaged header must not hide the others
+        if pkg is not None:
+            found.append(pkg)
+    return found
 
 
 # -- Debian version ordering (dpkg --compare-versions, without python-apt) ----------------------
