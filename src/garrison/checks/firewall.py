@@ -233,7 +233,7 @@ class NoAcceptAllBeforeDrop(Check):
                 for c in view.ruleset.base_chains(hook)
                 if c not in chains
                 for r in c.rules
-                if (c, r) in accept_alls([(c, r)])
+                if (c, r) in accept_alls([(c, r, "")])
             ]
             for owner, rule in harmless:
                 yield self.passed(
@@ -328,7 +328,7 @@ class PersistedMatchesLive(Check):
         if not live.ok:
             yield self.errored(live.problem())
             return
-        boot, now = split_tables(loaded.stdout), split_tables(live.stdout)
+        boot, now = nft.split_tables(loaded.stdout), nft.split_tables(live.stdout)
         for key, text in sorted(boot.items()):
             label = f"table {key[0]} {key[1]}"
             same = nft.normalise(text, static_only=True) == nft.normalise(
@@ -345,23 +345,6 @@ class PersistedMatchesLive(Check):
                     ev,
                     subject=label,
                 )
-
-
-def split_tables(listing: str) -> dict[tuple[str, str], str]:
-    """Top-level `table FAMILY NAME { ... }` blocks of an nft listing."""
-    out: dict[tuple[str, str], str] = {}
-    key: tuple[str, str] | None = None
-    lines: list[str] = []
-    for line in listing.splitlines():
-        if key is None and line.startswith("table "):
-            parts = line.split()
-            key, lines = (parts[1], parts[2]), [line]
-        elif key is not None:
-            lines.append(line)
-            if line == "}":
-                out[key] = "\n".join(lines) + "\n"
-                key = None
-    return out
 
 
 class Ipv6Covered(Check):

@@ -16,6 +16,7 @@ The safe sequence:
   garrison firewall confirm            ... unless confirmed from a NEW ssh connection
   garrison firewall status             applied? pending? drift from /etc/nftables.conf?
   garrison firewall refresh            re-resolve broker hostnames (run from a timer)
+  garrison firewall updates open       let package mirrors through (close it afterwards)
 """
 
 
@@ -180,6 +181,30 @@ def refresh_command(ctx: click.Context, dry_run: bool, fmt: str) -> None:
         f"  {e.set_name:24} {e.address:40} ttl {e.ttl}s  ({e.hostname})" for e in result.elements
     ]
     emit("\n".join(lines) + "\n", None)
+
+
+@firewall_group.command(
+    "updates",
+    epilog="\b\nExamples:\n  garrison firewall updates open && apt-get upgrade"
+    "\n  garrison firewall updates close\n  garrison firewall updates status",
+)
+@config_option
+@click.argument("action", type=click.Choice(["open", "close", "status"]))
+@click.pass_context
+def updates_command(ctx: click.Context, action: str) -> None:
+    """Let the package mirrors ([[firewall.egress]] during_updates = true) through, or not."""
+    from garrison.firewall.updates import set_updates_window, updates_window_open
+
+    config = get_config(ctx)
+    if action == "status":
+        state = "open" if updates_window_open() else "closed"
+        emit(f"updates window: {state}\n", None)
+        return
+    gated = set_updates_window(config, open_window=action == "open")
+    if not gated:
+        warn("no [[firewall.egress]] entry has during_updates = true; the window gates nothing")
+    state = "open: package mirrors reachable" if action == "open" else "closed"
+    emit(f"updates window {state}\n", None)
 
 
 COMMANDS = [firewall_group]

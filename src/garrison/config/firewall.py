@@ -7,6 +7,7 @@ Cross-section rules (a strategy naming an unknown broker) are checked by
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 from typing import Literal
 
@@ -35,7 +36,7 @@ def parse_cidrs(values: list[str]) -> list[str]:
         nets.append(net)
     # sorted by start address, two networks overlap only if neighbours do: O(n log n)
     ordered = sorted(nets, key=lambda n: (n.version, int(n.network_address), -n.prefixlen))
-    for first, second in zip(ordered, ordered[1:], strict=False):
+    for first, second in itertools.pairwise(ordered):
         if first.version == second.version and first.overlaps(second):
             later, earlier = sorted((first, second), key=nets.index, reverse=True)
             raise ValueError(f"{str(later)!r} overlaps {str(earlier)!r}")

@@ -78,25 +78,26 @@ def jump_targets(text: str) -> list[str]:
     return []
 
 
-def reachable(ruleset: Ruleset, chain: Chain) -> list[tuple[Chain, Rule]]:
-    """The chain's rules and, in order, those of chains it jumps to (each chain once)."""
-    out: list[tuple[Chain, Rule]] = []
+def reachable(ruleset: Ruleset, chain: Chain) -> list[tuple[Chain, Rule, str]]:
+    """The chain's rules and, in order, those of chains it jumps to (each chain once), each
+    with the conditions of the jump(s) that lead there ('' when reached unconditionally)."""
+    out: list[tuple[Chain, Rule, str]] = []
     seen: set[str] = set()
 
-    def walk(current: Chain, depth: int) -> None:
+    def walk(current: Chain, context: str, depth: int) -> None:
         if current.label in seen or depth > 16:
             return
         seen.add(current.label)
         for rule in current.rules:
-            out.append((current, rule))
+            out.append((current, rule, context))
             for name in jump_targets(rule.text):
                 target = ruleset.chain(current.family, current.table, name)
                 if target is not None:
-                    walk(target, depth + 1)
+                    walk(target, f"{context} {conditions(rule.text)}".strip(), depth + 1)
             if verdict(rule.text)[0] in _FINAL and conditions(rule.text) == "":
                 break  # rules after an unconditional verdict are never reached
 
-    walk(chain, 0)
+    walk(chain, "", 0)
     return out
 
 
@@ -156,10 +157,10 @@ def exposures(ruleset: Ruleset, chain: Chain) -> tuple[list[Exposure], list[Expo
     """(port exposures, accept-all rules) among the accepts reachable from an input chain."""
     ports: list[Exposure] = []
     accept_all: list[Exposure] = []
-    for owner, rule in reachable(ruleset, chain):
+    for owner, rule, context in reachable(ruleset, chain):
         if verdict(rule.text)[0] != "accept":
             continue
-        cond = conditions(rule.text)
+        cond = f"{context} {conditions(rule.text)}".strip()
         if _SAFE_IN.match(cond):
             continue
         src = sources(cond)
@@ -177,10 +178,10 @@ def open_egress(ruleset: Ruleset, chain: Chain) -> tuple[list[tuple[Chain, Rule]
     """(accepts that allow any destination, number of destination-limited accepts)."""
     unlimited = []
     limited = 0
-    for owner, rule in reachable(ruleset, chain):
+    for owner, rule, context in reachable(ruleset, chain):
         if verdict(rule.text)[0] != "accept":
             continue
-        cond = conditions(rule.text)
+        cond = f"{context} {conditions(rule.text)}".strip()
         if _SAFE_OUT.match(cond):
             continue
         if _DADDR.search(cond):
@@ -190,5 +191,10 @@ def open_egress(ruleset: Ruleset, chain: Chain) -> tuple[list[tuple[Chain, Rule]
     return unlimited, limited
 
 
-def accept_alls(rules: Iterable[tuple[Chain, Rule]]) -> list[tuple[Chain, Rule]]:
-    return [(c, r) for c, r in rules if verdict(r.text)[0] == "accept" and conditions(r.text) == ""]
+def accept_alls(rules: Iterable[tuple[Chain, Rule, str]]) -> list[tuple[Chain, Rule]]:
+    """Accepts with no condition, reached without a conditional jump."""
+    return [
+        (c, r)
+        for c, r, context in rules
+        if not context and verdict(r.text)[0] == "accept" and conditions(r.text) == ""
+    ]

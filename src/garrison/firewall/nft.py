@@ -138,3 +138,20 @@ def canonical(text: str, *, whole_ruleset: bool = False) -> str | None:
     finally:
         Path(name).unlink(missing_ok=True)
     return result.stdout if result.ok else None
+
+
+def split_tables(listing: str) -> dict[tuple[str, str], str]:
+    """Top-level `table FAMILY NAME { ... }` blocks of an nft listing."""
+    out: dict[tuple[str, str], str] = {}
+    key: tuple[str, str] | None = None
+    lines: list[str] = []
+    for line in listing.splitlines():
+        if key is None and line.startswith("table "):
+            parts = line.split()
+            key, lines = (parts[1], parts[2]), [line]
+        elif key is not None:
+            lines.append(line)
+            if line == "}":
+                out[key] = "\n".join(lines) + "\n"
+                key = None
+    return out
