@@ -172,37 +172,11 @@ def import_signature_command(ctx: click.Context, signature: str, manifest: str |
     SIGNATURE is a garrison .sig file, base64 text, or the 64 raw bytes that
     `openssl pkeyutl -sign -rawin -inkey KEY -in digest.txt` writes.
     """
-    from garrison.errors import IntegrityError
-    from garrison.integrity.baseline import manifest_path
-    from garrison.integrity.manifest import load_manifest
-    from garrison.integrity.signing import (
-        check_signature,
-        fingerprint,
-        load_public_key,
-        parse_signature,
-        write_signature,
-    )
+    from garrison.integrity.baseline import import_signature
 
     config = get_config(ctx)
-    if not config.integrity.public_key:
-        raise IntegrityError("integrity.public_key: not set; pin the signer's public key first")
-    key = load_public_key(config.integrity.public_key)
-    loaded = load_manifest(Path(manifest) if manifest else manifest_path(config))
-    raw = parse_signature(Path(signature).read_bytes(), signature)
-    check_signature(loaded.summary, raw, key)
-    import base64
-
-    target = write_signature(
-        loaded.summary.path,
-        {
-            "format": "garrison-signature-1",
-            "algorithm": "ed25519",
-            "key": fingerprint(key),
-            "sha256": loaded.summary.sha256,
-            "signature": base64.b64encode(raw).decode(),
-        },
-    )
-    emit(f"signature verified with {fingerprint(key)} and attached: {target}\n", None)
+    target = import_signature(config, Path(signature), Path(manifest) if manifest else None)
+    emit(f"signature verified against the pinned key and attached: {target}\n", None)
 
 
 @baseline_command.command("sign-digest")
@@ -211,20 +185,9 @@ def import_signature_command(ctx: click.Context, signature: str, manifest: str |
 @click.option("--output", "-o", metavar="FILE", required=True, type=click.Path(dir_okay=False))
 def sign_digest_command(digest: str, key_file: str, output: str) -> None:
     """Sign a statement written by `--export-digest` (run this where the key lives)."""
-    import base64
+    from garrison.integrity.signing import sign_statement_file
 
-    from garrison.integrity.signing import STATEMENT_PREFIX, fingerprint, load_private_key
-
-    data = Path(digest).read_bytes()
-    if not data.startswith(STATEMENT_PREFIX.encode()):
-        raise UsageError(f"{digest}: not a garrison statement (from `baseline --export-digest`)")
-    key = load_private_key(Path(key_file))
-    document = {
-        "format": "garrison-signature-1",
-        "algorithm": "ed25519",
-        "key": fingerprint(key.public_key()),
-        "signature": base64.b64encode(key.sign(data)).decode(),
-    }
+    document = sign_statement_file(Path(digest), Path(key_file))
     _write_file(Path(output), (json.dumps(document, indent=1) + "\n").encode())
     emit(f"signed with {document['key']}: {output}\n", None)
 
@@ -236,23 +199,16 @@ def sign_digest_command(digest: str, key_file: str, output: str) -> None:
 @click.pass_context
 def show_command(ctx: click.Context, manifest: str | None, fmt: str) -> None:
     """Show what the baseline covers, when it was made, and whether its signature verifies."""
-    from garrison.errors import IntegrityError
-    from garrison.integrity.baseline import load_trusted_manifest, manifest_path
-    from garrison.integrity.manifest import load_manifest
+    from garrison.integrity.baseline import describe_baseline
 
-    config = get_config(ctx)
-    path = Path(manifest) if manifest else manifest_path(config)
-    loaded = load_manifest(path)
-    try:
-        _, document = load_trusted_manifest(config, path)
-        trust = f"signed by {document.get('key', '?')}, verified against the pinned key"
-    except IntegrityError as exc:
-        trust = f"NOT TRUSTED: {exc}"
-    header = loaded.header
+    info = describe_baseline(get_config(ctx), Path(manifest) if manifest else None)
+    summary, header = info.summary, info.summary.header
+    trust = info.trust if info.trusted else f"NOT TRUSTED: {info.trust}"
     data = {
-        "manifest": str(path),
-        "records": loaded.summary.records,
-        "sha256": loaded.summary.sha256,
+        "manifest": str(summary.path),
+        "records": summary.records,
+        "sha256": summary.sha256,
+        "trusted": info.trusted,
         "trust": trust,
         "header": {
             "hostname": header.hostname,
@@ -268,7 +224,7 @@ def show_command(ctx: click.Context, manifest: str | None, fmt: str) -> None:
         emit(json.dumps(data, indent=2) + "\n", None)
         return
     lines = [
-        f"manifest: {path} ({loaded.summary.records} entries, {header.algorithm})",
+        f"manifest: {summary.path} ({summary.records} entries, {header.algorithm})",
         f"made: {header.created} on {header.hostname}",
         f"paths: {' '.join(header.paths)}",
         f"trust: {trust}",
@@ -433,46 +389,15 @@ def deploy_verify_command(
 def deploy_status_command(ctx: click.Context, strategy: str | None, fail_on: str, fmt: str) -> None:
     """Report how each deployed tree drifted from its signed manifest."""
     from garrison.integrity.deploy import deploy_status
-    from garrison.integrity.render import render_drift
-    from garrison.integrity.verify import report_to_json
+    from garrison.integrity.render import deploy_status_json, render_deploy_status
 
     threshold = _parse_fail_on(fail_on)
-    config = get_config(ctx)
-    statuses = deploy_status(config, strategy)
-    failing = False
-    parts: list[str] = []
-    json_items = []
-    for status in statuses:
-        moved = status.head_now and status.head_now != status.deploy.head
-        if status.drift is None or moved or status.drift.at_or_above(threshold):
-            failing = True
-        if fmt == "json":
-            item = json.loads(report_to_json(status.drift)) if status.drift else {}
-            item.update(
-                strategy=status.deploy.strategy,
-                deployed_head=status.deploy.head,
-                head_now=status.head_now,
-                problem=status.problem,
-            )
-            json_items.append(item)
-            continue
-        parts.append(f"== {status.deploy.strategy}: {status.deploy.tree}\n")
-        if status.problem:
-            parts.append(f"NOT CHECKED: {status.problem}\n")
-            continue
-        if moved:
-            parts.append(
-                f"HEAD moved: deployed {status.deploy.head[:12]}, now {status.head_now[:12]} "
-                "(run `garrison deploy verify`)\n"
-            )
-        assert status.drift is not None
-        parts.append(render_drift(status.drift, color=use_color(None)))
+    statuses = deploy_status(get_config(ctx), strategy)
     if fmt == "json":
-        emit(json.dumps(json_items, indent=2) + "\n", None)
-    elif not statuses:
-        emit("no verified deploys recorded (run `garrison deploy verify`)\n", None)
+        emit(deploy_status_json(statuses), None)
     else:
-        emit("".join(parts), None)
+        emit(render_deploy_status(statuses, color=use_color(None)), None)
+    failing = any(s.needs_attention(threshold) for s in statuses)
     ctx.exit(EXIT_FINDINGS if failing else EXIT_OK)
 
 

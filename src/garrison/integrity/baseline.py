@@ -21,9 +21,12 @@ from garrison.integrity.manifest import (
 )
 from garrison.integrity.scan import ProgressCallback, ScanProblems, ScanSpec, scan_lines
 from garrison.integrity.signing import (
+    check_signature,
     load_private_key,
     load_public_key,
+    parse_signature,
     sign_summary,
+    signature_document,
     signature_path,
     verify_signed,
     write_signature,
@@ -188,3 +191,40 @@ def load_trusted_manifest(
                 f"{identity.machine_id[:12]}); make a baseline on this host"
             )
     return loaded, document
+
+
+def import_signature(config: Config, signature: Path, manifest: Path | None = None) -> Path:
+    """Check a detached signature (made off the box) against the pinned key, then attach it."""
+    if not config.integrity.public_key:
+        raise IntegrityError("integrity.public_key: not set; pin the signer's public key first")
+    key = load_public_key(config.integrity.public_key)
+    loaded = load_manifest(manifest or manifest_path(config))
+    try:
+        data = signature.read_bytes()
+    except OSError as exc:
+        raise IntegrityError(f"{signature}: cannot read ({exc.strerror})") from None
+    raw = parse_signature(data, str(signature))
+    check_signature(loaded.summary, raw, key)
+    return write_signature(loaded.summary.path, signature_document(raw, key, loaded.summary.sha256))
+
+
+@dataclass(frozen=True)
+class BaselineInfo:
+    """What `garrison baseline show` prints."""
+
+    summary: ManifestSummary
+    trusted: bool
+    trust: str  # who signed it, or why it cannot be trusted
+
+
+def describe_baseline(config: Config, manifest: Path | None = None) -> BaselineInfo:
+    path = manifest or manifest_path(config)
+    loaded = load_manifest(path)
+    try:
+        _, document = load_trusted_manifest(config, path)
+    except IntegrityError as exc:
+        return BaselineInfo(loaded.summary, False, str(exc))
+    signer = document.get("key", "?")
+    return BaselineInfo(
+        loaded.summary, True, f"signed by {signer}, verified against the pinned key"
+    )

@@ -26,6 +26,7 @@ from garrison.integrity.signing import (
     write_signature,
 )
 from garrison.integrity.verify import DriftReport, verify_manifest
+from garrison.model import Severity
 
 #: Never part of a deployed tree's manifest: git's own data and Python's caches.
 DEPLOY_EXCLUDES = (".git", "**/__pycache__", "**/*.pyc")
@@ -230,6 +231,14 @@ class DeployStatus:
     drift: DriftReport | None
     head_now: str
     problem: str = ""  # why the tree could not be checked (tampered manifest, ...)
+
+    @property
+    def head_moved(self) -> bool:
+        return bool(self.head_now) and self.head_now != self.deploy.head
+
+    def needs_attention(self, threshold: Severity) -> bool:
+        """Unchecked, moved, or drifted at or above the threshold."""
+        return self.drift is None or self.head_moved or bool(self.drift.at_or_above(threshold))
 
 
 def deploy_status(config: Config, name: str | None = None) -> list[DeployStatus]:

@@ -1,11 +1,14 @@
-"""Drift reports as terminal text (pure functions: report -> str)."""
+"""Drift reports and deploy status as terminal text or JSON (pure functions -> str)."""
 
 from __future__ import annotations
 
+import json
+
 from rich.text import Text
 
+from garrison.integrity.deploy import DeployStatus
 from garrison.integrity.diff import Change
-from garrison.integrity.verify import DriftReport
+from garrison.integrity.verify import DriftReport, report_to_json
 from garrison.model import Severity
 from garrison.report.table import make_console
 
@@ -70,3 +73,38 @@ def render_drift(report: DriftReport, *, color: bool = False, limit: int = 500) 
         )
     out = console.file.getvalue()  # type: ignore[attr-defined]
     return str(out)
+
+
+def render_deploy_status(statuses: list[DeployStatus], *, color: bool = False) -> str:
+    """Each deployed tree: unchecked (and why), HEAD moved, and its drift table."""
+    if not statuses:
+        return "no verified deploys recorded (run `garrison deploy verify`)\n"
+    parts: list[str] = []
+    for status in statuses:
+        parts.append(f"== {status.deploy.strategy}: {status.deploy.tree}\n")
+        if status.drift is None:
+            parts.append(f"NOT CHECKED: {status.problem}\n")
+            continue
+        if status.head_moved:
+            parts.append(
+                f"HEAD moved: deployed {status.deploy.head[:12]}, now {status.head_now[:12]} "
+                "(run `garrison deploy verify`)\n"
+            )
+        parts.append(render_drift(status.drift, color=color))
+    return "".join(parts)
+
+
+def deploy_status_json(statuses: list[DeployStatus]) -> str:
+    items = []
+    for status in statuses:
+        item = json.loads(report_to_json(status.drift)) if status.drift else {}
+        item.update(
+            strategy=status.deploy.strategy,
+            tree=status.deploy.tree,
+            deployed_head=status.deploy.head,
+            head_now=status.head_now,
+            head_moved=status.head_moved,
+            problem=status.problem,
+        )
+        items.append(item)
+    return json.dumps(items, indent=2) + "\n"

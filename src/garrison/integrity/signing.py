@@ -214,3 +214,30 @@ def verify_signed(summary: ManifestSummary, key: Ed25519PublicKey) -> dict[str, 
         )
     check_signature(summary, raw, key)
     return {str(k): str(v) for k, v in document.items()} if isinstance(document, dict) else {}
+
+
+def signature_document(raw: bytes, key: Ed25519PublicKey, sha256: str = "") -> dict[str, str]:
+    """The .sig document for a raw signature (sha256 names the manifest it is for, if known)."""
+    document = {
+        "format": SIGNATURE_FORMAT,
+        "algorithm": "ed25519",
+        "key": fingerprint(key),
+        "signature": base64.b64encode(raw).decode(),
+    }
+    if sha256:
+        document["sha256"] = sha256
+    return document
+
+
+def sign_statement_file(statement_path: Path, key_path: Path) -> dict[str, str]:
+    """Sign a statement written by `baseline --export-digest` (on the machine holding the key)."""
+    try:
+        data = statement_path.read_bytes()
+    except OSError as exc:
+        raise IntegrityError(f"{statement_path}: cannot read ({exc.strerror})") from None
+    if not data.startswith(STATEMENT_PREFIX.encode()):
+        raise IntegrityError(
+            f"{statement_path}: not a garrison statement (from `garrison baseline --export-digest`)"
+        )
+    key = load_private_key(key_path)
+    return signature_document(key.sign(data), key.public_key())
