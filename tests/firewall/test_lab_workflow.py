@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
-from tests.firewall.conftest import FirewallLab
+from tests.firewall.conftest import GARRISON, FirewallLab
 from tests.firewall.labconfig import BROKER_TCP, SSH_PORT, lab_config, write_config
+from tests.firewall.test_lab_apply import wait_for
+from tests.lab.netns import IP
 
 from garrison.config.loader import validate_config
 from garrison.firewall.policy import build_policy
@@ -102,3 +107,27 @@ def test_lockout_detection_from_session_and_listening_sshd(tmp_path: Path) -> No
     assert "tcp/22 " in lockout_problem(policy, [SshEndpoint(22, None, "listening sshd (pid 1)")])
     assert lockout_problem(policy, [SshEndpoint(2222, None, "listening sshd (pid 1)")]) == ""
     assert current_session({"SSH_CONNECTION": "garbage"}) is None
+
+
+@pytest.mark.root
+def test_watchdog_survives_the_applying_session_dying(lab: FirewallLab, tmp_path: Path) -> None:
+    """An SSH session that dies (SIGHUP to its whole process group) does not stop the rollback."""
+    net = lab.lab
+    before = net.ruleset()
+    config = write_config(tmp_path, lab_config(net, tmp_path))
+    command = (
+        f"{IP} netns exec {net.vps} {GARRISON} -c {config} firewall apply --timeout 4; sleep 60"
+    )
+    session = subprocess.Popen(["sh", "-c", command], start_new_session=True)
+    try:
+        pending = tmp_path / "run" / "firewall" / "pending.json"
+        assert wait_for(lambda: pending.exists() and "table inet garrison" in net.ruleset())
+        os.killpg(session.pid, signal.SIGHUP)  # the "terminal" goes away
+        session.wait(timeout=10)
+    finally:
+        if session.poll() is None:
+            os.killpg(session.pid, signal.SIGKILL)
+    assert wait_for(lambda: not pending.exists())
+    assert net.ruleset() == before
+    log = (tmp_path / "run" / "firewall" / "watchdog.log").read_text()
+    assert "rolled-back: not confirmed in time" in log
