@@ -20,7 +20,8 @@ from garrison.guard.fileevents import build_file_event, file_state
 from garrison.guard.metrics import GuardMetrics
 from garrison.guard.rescan import (
     Snapshot,
-    compare_snapshots,
+    release_memory,
+    rescan_changes,
     take_snapshot,
     verify_against_baseline,
 )
@@ -70,7 +71,7 @@ class GuardDaemon:
         self.status_file = status_path(config)
         self.sources: list[Source] = []
         self.unavailable: list[SourceStatus] = []
-        self.snapshot: Snapshot = {}
+        self.snapshot = Snapshot()
         self.rescans = 0
         self.rescan_running = False
         self.rescan_again = False
@@ -87,11 +88,9 @@ class GuardDaemon:
             return
         read_at = time.monotonic()
         event = build_file_event(source, kinds, path, pid)
-        state = file_state(path)
-        if state is None:
-            self.snapshot.pop(path, None)
-        elif event.detail.get("type") != "dir":
-            self.snapshot[path] = state
+        if event.detail.get("type") != "dir":
+            names_changed = event.kind in ("create", "delete", "move_to", "move_from")
+            self.snapshot.update(path, file_state(path), self.scope.filter, names_changed)
         self.engine.process(event, read_at)
 
     def on_event(self, event: Event) -> None:
@@ -139,20 +138,24 @@ class GuardDaemon:
                 self.rescan_again = False
                 self.rescans += 1
                 self.metrics.rescans.inc()
-                before = dict(self.snapshot)
-                after = await self.loop.run_in_executor(
-                    self.executor, take_snapshot, self.scope.roots, self.scope.filter
+                after, changes = await self.loop.run_in_executor(
+                    self.executor,
+                    rescan_changes,
+                    self.snapshot,
+                    self.scope.roots,
+                    self.scope.filter,
                 )
-                for kind, path in compare_snapshots(before, after):
+                for kind, path in changes:
                     event = build_file_event("rescan", (kind,), path, None, {"rescan": reason})
                     self.engine.process(event, time.monotonic())
                 self.snapshot = after
+                release_memory()
                 self.baseline, events = await self.loop.run_in_executor(
                     self.executor, verify_against_baseline, self.config
                 )
                 for event in events:
                     self.engine.process(event, time.monotonic())
-                logger.info("rescan done (%s): %d paths", reason, len(after))
+                logger.info("rescan done (%s): %d paths", reason, len(self.snapshot))
                 if not self.rescan_again:
                     break
         finally:
@@ -262,6 +265,7 @@ class GuardDaemon:
             self.snapshot = await self.loop.run_in_executor(
                 self.executor, take_snapshot, self.scope.roots, self.scope.filter
             )
+            release_memory()
             if self.config.guard.verify_on_start:
                 self.baseline, events = await self.loop.run_in_executor(
                     self.executor, verify_against_baseline, self.config

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 MAX_ANCESTORS = 12
+#: A burst from one writer (pip, dpkg, tar) costs one /proc walk per second, not per event.
+#: A stale entry after an exec can only misattribute for this long, and package-manager writes
+#: are verified by content anyway.
+CACHE_TTL_S = 1.0
+CACHE_MAX = 1024
 
 
 @dataclass(frozen=True)
@@ -39,10 +45,26 @@ def _stat_fields(pid: int) -> tuple[str, int]:
     return comm, int(rest[1]) if len(rest) > 1 else 0
 
 
+_cache: dict[int, tuple[float, ProcessInfo]] = {}
+
+
 def process_info(pid: int | None) -> ProcessInfo | None:
-    """Look up pid; None when there is no pid (e.g. inotify events)."""
+    """Look up pid (cached for CACHE_TTL_S); None when there is no pid (inotify events)."""
     if pid is None or pid <= 0:
         return None
+    now = time.monotonic()
+    hit = _cache.get(pid)
+    if hit is not None and now - hit[0] < CACHE_TTL_S:
+        return hit[1]
+    info = _lookup(pid)
+    if not info.gone:
+        if len(_cache) >= CACHE_MAX:
+            _cache.clear()
+        _cache[pid] = (now, info)
+    return info
+
+
+def _lookup(pid: int) -> ProcessInfo:
     try:
         exe = os.readlink(f"/proc/{pid}/exe")
     except OSError:
