@@ -75,11 +75,23 @@ def debian_tree() -> Path:
     return target
 
 
+def snapshot(tree: Path) -> dict[str, tuple[int, int]]:
+    """(mtime, size) of every entry in the tree, symlinks not followed."""
+    entries: dict[str, tuple[int, int]] = {}
+    for dirpath, dirnames, filenames in os.walk(tree):
+        for name in [*dirnames, *filenames]:
+            info = os.lstat(os.path.join(dirpath, name))
+            entries[os.path.join(dirpath, name)] = (info.st_mtime_ns, info.st_size)
+    return entries
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(BUILD_TIMEOUT_S + 120)
 def test_audit_of_minimal_debian_tree(debian_tree: Path, cli: Callable[..., CliResult]) -> None:
     assert (debian_tree / "etc/localtime").is_symlink() or (debian_tree / "bin").is_symlink()
+    before = snapshot(debian_tree)
     result = cli("audit", "--root", str(debian_tree), "-f", "json")
+    assert snapshot(debian_tree) == before, "the audit wrote into the image"
     data = json.loads(result.out)
     findings = data["findings"]
     by_id: dict[str, list[dict[str, str]]] = {}

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import facts_for, needs_root, write_tree
 
 from garrison.checks.engine import run_check
-from garrison.checks.image import OnlyExpectedListeners, is_expected_listener
+from garrison.checks.image import OnlyExpectedListeners, expected_ssh_ports, is_expected_listener
 from garrison.config.audit import AuditConfig, SshConfig
 from garrison.config.schema import Config
 from garrison.host.collectors.sockets import ListeningSocket, collect_ssh_ports
@@ -145,3 +145,15 @@ WILDCARD = "0.0.0.0"  # noqa: S104 (a value under test, not a bind)
 )
 def test_expected_listener_rules(sock: ListeningSocket, expected: bool) -> None:
     assert is_expected_listener(sock, frozenset({22, 443})) is expected
+
+
+def test_expected_ssh_ports_use_the_ssh_areas_view(tmp_path: Path) -> None:
+    root = write_tree(
+        tmp_path / "with",
+        {"etc/ssh/sshd_config": "Port 2222\nListenAddress 127.0.0.1:2223\n"},
+    )
+    assert expected_ssh_ports(facts_for(root)).ports == (2222, 2223)
+    (tmp_path / "without").mkdir()
+    fallback = expected_ssh_ports(facts_for(tmp_path / "without"))  # no sshd: plain default
+    assert fallback.ports == (22,)
+    assert fallback.source.startswith("default")

@@ -14,12 +14,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from garrison.checks.base import Check, CheckSkipped
+from garrison.errors import GarrisonError
 from garrison.host.collectors.packages import Package, PackageDb, collect_packages
 from garrison.host.collectors.sockets import (
     ListeningSocket,
+    SshPorts,
     collect_listening_sockets,
     collect_ssh_ports,
 )
+from garrison.host.collectors.sshd import collect_sshd
 from garrison.host.collectors.updates import collect_apt_config, collect_apt_sources
 from garrison.host.facts import Facts
 from garrison.model import CheckMeta, Evidence, Finding, Severity
@@ -235,6 +238,15 @@ class NoLegacyServices(_UnwantedPackages):
     what = "legacy network services or clients"
 
 
+def expected_ssh_ports(facts: Facts) -> SshPorts:
+    """sshd's ports as the SSH area sees them (sshd -T, cached), else a plain Port reader."""
+    try:
+        sshd = facts.get(collect_sshd)
+    except (CheckSkipped, GarrisonError):
+        return facts.get(collect_ssh_ports)
+    return SshPorts(tuple(sorted(sshd.ports())), sshd.source)
+
+
 class OnlyExpectedListeners(Check):
     meta = CheckMeta(
         id="GAR-IMG-004",
@@ -251,7 +263,7 @@ class OnlyExpectedListeners(Check):
 
     def run(self, facts: Facts) -> Iterable[Finding]:
         sockets = facts.get(collect_listening_sockets)
-        ssh = facts.get(collect_ssh_ports)
+        ssh = expected_ssh_ports(facts)
         expected = set(facts.config.audit.expected_ports) | set(ssh.ports)
         unexpected = [s for s in sockets if not is_expected_listener(s, frozenset(expected))]
         for sock in unexpected:
