@@ -58,6 +58,7 @@ def test_flush_mode_and_manual_rollback_restore_other_tables(
     assert "table ip other" not in net.ruleset()
     status = json.loads(lab.garrison(config, "firewall", "status", "-f", "json").stdout)
     assert status["pending"] is True and 0 < status["seconds_left"] <= 30
+    assert status["watchdog_running"] is True
     rolled = lab.garrison(config, "firewall", "rollback")
     assert rolled.returncode == 0, rolled.stderr
     assert net.ruleset() == before

@@ -153,6 +153,11 @@ def status_command(ctx: click.Context, fmt: str) -> None:
         f"live == persisted: {same if st.persisted else '-'}",
     ]
     text = "\n".join(lines) + "\n"
+    if st.watchdog_running is False:
+        warn(
+            "the rollback watchdog is NOT running: nothing will undo the pending apply; "
+            "run `garrison firewall confirm` or `garrison firewall rollback`"
+        )
     if st.drift:
         text += "\n" + st.drift
     emit(text, None)

@@ -54,6 +54,14 @@ def _start_watchdog(state: FirewallState) -> int:
     return proc.pid
 
 
+def watchdog_alive(pid: int) -> bool:
+    """Whether our rollback watchdog still runs (checked by its command line)."""
+    try:
+        return b"garrison.firewall.watchdog" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def _stop_watchdog(pid: int) -> None:
     """Stop our watchdog (checked by its command line, so a recycled pid is never hit)."""
     if pid <= 0:
@@ -183,6 +191,7 @@ class FirewallStatus:
     persisted: bool
     live_matches_persisted: bool | None  # None: cannot tell (nothing persisted / not root)
     drift: str  # unified diff persisted -> live
+    watchdog_running: bool | None = None  # None when nothing is pending
 
 
 def status(config: Config) -> FirewallStatus:
@@ -218,4 +227,5 @@ def status(config: Config) -> FirewallStatus:
         persisted=block is not None,
         live_matches_persisted=matches_persisted,
         drift=drift,
+        watchdog_running=watchdog_alive(pending.watchdog_pid) if pending else None,
     )
