@@ -85,11 +85,17 @@ def test_one_byte_changed_with_digest_recomputed_fails_the_signature(
     _refused(cli, config, "signature is for another manifest")
 
 
-def test_lines_reordered(cli, signed: tuple[Path, Path]) -> None:
+def test_lines_reordered(cli, signed: tuple[Path, Path], signing_key: Path) -> None:
     config, manifest = signed
-    lines = _lines(manifest)
+    original = _lines(manifest)
+    lines = list(original)
     lines[4], lines[5] = lines[5], lines[4]
+    _write(manifest, lines)
+    _refused(cli, config, "does not match its digest: tampered")
     _write(manifest, lines, fix_digest=True)
+    _refused(cli, config, "signature is for another manifest")
+    # even signed by the right key (a garrison bug, say), a misordered manifest is refused
+    _resign(manifest, signing_key)
     _refused(cli, config, "records out of order: tampered")
 
 
@@ -261,3 +267,10 @@ def test_statement_names_digest_and_count(signed: tuple[Path, Path]) -> None:
     summary = load_manifest(manifest).summary
     text = statement(summary).decode()
     assert f"sha256={summary.sha256}" in text and f"records={summary.records}" in text
+
+
+def test_data_appended_after_the_manifest(cli, signed: tuple[Path, Path]) -> None:
+    config, manifest = signed
+    extra = gzip.compress(b"/usr/bin/evil\tf\t4755\t0\t0\t1\t1\t1\t1\t1\t1\t-\t-\tabc\n")
+    manifest.write_bytes(manifest.read_bytes() + extra)  # a second gzip member
+    _refused(cli, config, "data after the end of the manifest: tampered")

@@ -193,38 +193,55 @@ class LoadedManifest:
         return self.summary.header
 
     def records(self) -> Iterator[FileRecord]:
-        """The records, in walk order, decompressed and parsed lazily."""
+        """The records, in walk order, decompressed and parsed lazily (order is checked)."""
         name = self.summary.path
+        last_key = ""
         for number, line in _lines(self.data, name):
             if line.startswith("#"):
                 continue
-            yield FileRecord.from_line(line, f"{name}:{number}")
+            record = FileRecord.from_line(line, f"{name}:{number}")
+            key = sort_key(record.path)
+            if key <= last_key:
+                raise IntegrityError(f"{name}:{number}: records out of order: tampered")
+            last_key = key
+            yield record
+
+
+def _blocks(data: bytes, name: Path) -> Iterator[bytes]:
+    """The decompressed content of a gzip manifest held in memory, block by block."""
+    decompressor = zlib.decompressobj(wbits=31)
+    view = memoryview(data)
+    try:
+        for start in range(0, len(data), 1 << 20):
+            block = decompressor.decompress(view[start : start + (1 << 20)])
+            if block:
+                yield block
+    except zlib.error:
+        raise IntegrityError(f"{name}: corrupt (not a valid gzip stream): tampered?") from None
+    if not decompressor.eof:
+        raise IntegrityError(f"{name}: truncated (compressed stream ends early)")
+    if decompressor.unused_data:
+        raise IntegrityError(f"{name}: data after the end of the manifest: tampered")
 
 
 def _lines(data: bytes, name: Path) -> Iterator[tuple[int, str]]:
     """(line number, text without newline) of a gzip manifest held in memory."""
-    decompressor = zlib.decompressobj(wbits=31)
     pending = b""
     number = 0
-    view = memoryview(data)
-    try:
-        for start in range(0, len(data), 1 << 20):
-            chunk = decompressor.decompress(view[start : start + (1 << 20)])
-            pending += chunk
-            *complete, pending = pending.split(b"\n")
-            for raw in complete:
-                number += 1
-                yield number, raw.decode("utf-8", "surrogateescape")
-    except zlib.error:
-        raise IntegrityError(f"{name}: corrupt (not a valid gzip stream): tampered?") from None
+    for block in _blocks(data, name):
+        *complete, pending = (pending + block).split(b"\n")
+        for raw in complete:
+            number += 1
+            yield number, raw.decode("utf-8", "surrogateescape")
     if pending:
         raise IntegrityError(f"{name}: truncated (last line incomplete)")
-    if not decompressor.eof:
-        raise IntegrityError(f"{name}: truncated (compressed stream ends early)")
 
 
 def load_manifest(path: Path) -> LoadedManifest:
-    """Read a manifest and check its structure, order, count and digest; raise on any mismatch."""
+    """Read a manifest and check its header, end line, record count and digest.
+
+    Works on decompressed blocks, not lines: the digest covers every byte before the end line.
+    """
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -232,38 +249,39 @@ def load_manifest(path: Path) -> LoadedManifest:
     except OSError as exc:
         raise IntegrityError(f"{path}: cannot read ({exc.strerror})") from None
     digest = hashlib.sha256()
-    header: ManifestHeader | None = None
-    end: dict[str, Any] | None = None
-    count = 0
-    last_key = ""
-    for number, line in _lines(data, path):
-        if end is not None:
-            raise IntegrityError(f"{path}:{number}: data after the end line: tampered")
-        if line.startswith(END_PREFIX):
-            try:
-                end = json.loads(line[len(END_PREFIX) :])
-            except ValueError:
-                raise IntegrityError(f"{path}:{number}: garbled end line") from None
+    head = b""  # the first lines, until the header is complete
+    tail = b""  # held back: the last complete line may be the end line
+    lines = 0
+    for block in _blocks(data, path):
+        if head.count(b"\n") < 3:
+            head += block[:65536]
+        pending = tail + block
+        last = pending.rfind(b"\n", 0, len(pending) - 1)
+        if last < 0:
+            tail = pending
             continue
-        digest.update(line.encode("utf-8", "surrogateescape") + b"\n")
-        if number == 1:
-            if not line.startswith(MAGIC):
-                raise IntegrityError(f"{path}: not a garrison manifest")
-            continue
-        if number == 2:
-            header = ManifestHeader.from_json(line[2:], str(path))
-            continue
-        if line.startswith("#"):
-            continue
-        key = sort_key(line.split("\t", 1)[0])
-        if count and key <= last_key:
-            raise IntegrityError(f"{path}:{number}: records out of order: tampered")
-        last_key = key
-        count += 1
-    if header is None:
+        done, tail = pending[: last + 1], pending[last + 1 :]
+        digest.update(done)
+        lines += done.count(b"\n")
+    *body, end_line = tail.split(b"\n")[:-1] if tail.endswith(b"\n") else [b"", b""]
+    for line in body:  # a short file: lines held back with the end line
+        digest.update(line + b"\n")
+        lines += 1
+    header_lines = head.split(b"\n", 3)
+    if not head.startswith(MAGIC.encode()):
+        raise IntegrityError(f"{path}: not a garrison manifest")
+    if len(header_lines) < 3:
         raise IntegrityError(f"{path}: not a garrison manifest (no header)")
-    if end is None:
+    header = ManifestHeader.from_json(
+        header_lines[1][2:].decode("utf-8", "surrogateescape"), str(path)
+    )
+    if not end_line.startswith(END_PREFIX.encode()):
         raise IntegrityError(f"{path}: truncated (no end line): incomplete or tampered")
+    try:
+        end = json.loads(end_line[len(END_PREFIX) :])
+    except ValueError:
+        raise IntegrityError(f"{path}: garbled end line") from None
+    count = lines - 3  # magic, header and column lines
     if end.get("records") != count or end.get("sha256") != digest.hexdigest():
         raise IntegrityError(f"{path}: content does not match its digest: tampered")
     return LoadedManifest(ManifestSummary(path, header, count, digest.hexdigest()), data)
