@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import os
+import pty
+import select
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.secrets.secrets_support import CANARY_KEY, CANARY_SECRET, Env, assert_no_canary
+from tests.secrets.secrets_support import (
+    CANARY_KEY,
+    CANARY_SECRET,
+    GARRISON,
+    Env,
+    assert_no_canary,
+)
 
 from garrison.config.schema import Config
 from garrison.errors import SecretError
@@ -135,3 +144,68 @@ def test_failed_encryption_leaves_no_partial_version(tmp_path: Path) -> None:
         store.put("k", bytearray(CANARY_KEY.encode()))
     assert not any(p.suffix == ".age" for p in (tmp_path / "store").rglob("*"))
     assert os.listdir(tmp_path / "store") == ["recipient.txt"]
+
+
+class Terminal:
+    """A garrison command on a pseudo-terminal: wait for prompts, type answers, collect output."""
+
+    def __init__(self, env: Env, *args: str) -> None:
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(
+            [str(GARRISON), *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            close_fds=True,
+            env={"PATH": "/usr/bin:/bin", "GARRISON_CONFIG": str(env.config), "TERM": "dumb"},
+        )
+        os.close(slave)
+        self.seen = b""
+
+    def _read(self) -> bool:
+        ready, _, _ = select.select([self.master], [], [], 30)
+        if not ready:
+            return False
+        try:
+            chunk = os.read(self.master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            return False
+        self.seen += chunk
+        return bool(chunk)
+
+    def expect(self, text: bytes) -> None:
+        while text not in self.seen:
+            if not self._read():
+                raise AssertionError(f"never saw {text!r} in {self.seen!r}")
+
+    def type(self, line: bytes) -> None:
+        os.write(self.master, line + b"\n")
+
+    def finish(self) -> int:
+        while self._read():
+            pass
+        os.close(self.master)
+        return self.proc.wait(timeout=30)
+
+
+def test_prompt_does_not_echo_and_reveal_needs_a_terminal(age_env: Callable[..., Env]) -> None:
+    env = age_env()
+    put = Terminal(env, "secrets", "put", "binance_key")
+    put.expect(b"value for binance_key (not echoed): ")
+    put.type(CANARY_KEY.encode())
+    put.expect(b"again: ")
+    put.type(CANARY_KEY.encode())
+    assert put.finish() == 0, put.seen
+    assert b"stored binance_key version 1" in put.seen
+    assert_no_canary(put.seen)  # the terminal never showed what was typed
+    mismatch = Terminal(env, "secrets", "put", "other")
+    mismatch.expect(b"(not echoed): ")
+    mismatch.type(b"one-value-1")
+    mismatch.expect(b"again: ")
+    mismatch.type(b"two-value-2")
+    assert mismatch.finish() == 64
+    assert b"the two values differ; nothing stored" in mismatch.seen
+    assert not (env.state / "secrets/age/other").exists()
+    reveal = Terminal(env, "secrets", "get", "binance_key", "--reveal")
+    assert reveal.finish() == 0
+    assert CANARY_KEY.encode() in reveal.seen  # shown only because stdout is a terminal
