@@ -17,11 +17,9 @@ from tests.conftest import CliResult, facts_for, fixture_root
 
 import garrison.checks.kernel as kernel_checks
 from garrison.checks.engine import run_check
-from garrison.checks.kernel import (
+from garrison.checks.kernel import KernelRecent, LivePatchingActive, NewestKernelRunning
+from garrison.checks.updates import (
     AutomaticSecurityUpdates,
-    KernelRecent,
-    LivePatchingActive,
-    NewestKernelRunning,
     NoRebootPending,
     SecurityRepositoryConfigured,
 )
