@@ -65,17 +65,35 @@ def guard_group(
         return
     if duration is not None and once:
         raise UsageError("--for and --once cannot be combined")
-    import asyncio
+    from garrison.guard.setup import load_guard_rules
 
-    from garrison.guard.daemon import GuardDaemon
-    from garrison.guard.jsonlog import setup_json_logging
-    from garrison.guard.render import render_summary
+    load_guard_rules(config)  # rule errors (file:line) before anything starts
+    _run_daemon(ctx, duration, once, fmt)
 
-    setup_json_logging()
-    daemon = GuardDaemon(config)  # refuses to start half-configured (rule errors: file:line)
-    summary = asyncio.run(daemon.run(duration_s=duration, once=once))
-    if duration is not None or once:
-        emit(render_summary(summary, fmt), None)
+
+def _run_daemon(ctx: click.Context, duration: float | None, once: bool, fmt: str) -> None:
+    """Run the daemon: exec the lean `python -m garrison.guard` from the real CLI (smaller
+    resident set); in-process when garrison is used as a library (tests)."""
+    import os
+    import sys
+
+    args = ["--format", fmt]
+    if duration is not None:
+        args += ["--for", str(duration)]
+    if once:
+        args.append("--once")
+    path = ctx.meta.get("garrison.config_path") or ctx.find_root().meta.get("garrison.config_path")
+    if path:
+        args += ["--config", str(path)]
+    if os.path.basename(sys.argv[0]) == "garrison":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "garrison.guard", *args])  # noqa: S606
+    from garrison.guard.__main__ import main
+
+    code = main(args)
+    if code:
+        ctx.exit(code)
 
 
 @guard_group.command(

@@ -173,19 +173,47 @@ def is_garrison_writer(event: Event) -> bool:
     return len(argv) > 1 and os.path.basename(argv[1]) == b"garrison"
 
 
-def deploy_verified(event: Event, config: Any) -> bool:
-    """The file matches a deploy manifest (garrison deploy verify); False when unavailable."""
-    try:
-        deploy = importlib.import_module("garrison.integrity.deploy")
-        manifests = deploy.load_deploy_manifests(config)
-    except Exception:  # no deploy support yet, or no manifest: nothing is allowed
-        return False
-    for manifest in manifests or ():
-        matcher = getattr(manifest, "matches", None)
-        if callable(matcher):
-            try:
-                if matcher(event.path):
-                    return True
-            except OSError:
+class DeployVerifier:
+    """A write in a deployed tree is allowed when the file now matches that tree's signed
+    deploy manifest (garrison.integrity.deploy: `garrison deploy verify` wrote it)."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.cache: dict[str, tuple[float, dict[str, tuple[str, int]], str]] = {}
+
+    def _records(self, manifest: Path) -> tuple[dict[str, tuple[str, int]], str]:
+        mtime = manifest.stat().st_mtime
+        cached = self.cache.get(str(manifest))
+        if cached is not None and cached[0] == mtime:
+            return cached[1], cached[2]
+        baseline = importlib.import_module("garrison.integrity.baseline")
+        loaded, _doc = baseline.load_trusted_manifest(self.config, manifest)
+        records = {r.path: (r.hash, r.size) for r in loaded.records() if r.type == "f"}
+        algorithm = str(loaded.header.algorithm)
+        self.cache[str(manifest)] = (mtime, records, algorithm)
+        return records, algorithm
+
+    def verified(self, path: str) -> bool:
+        """True only when a verified deploy manifest covers path with the same content."""
+        try:
+            deploy = importlib.import_module("garrison.integrity.deploy")
+            scan = importlib.import_module("garrison.integrity.scan")
+            manifests = deploy.load_deploy_manifests(self.config)
+        except Exception:  # no integrity support or unreadable records: nothing is allowed
+            return False
+        for manifest in manifests:
+            tree = str(manifest.tree).rstrip("/")
+            if not path.startswith(tree + "/"):
                 continue
-    return False
+            try:
+                records, algorithm = self._records(Path(manifest.manifest))
+                expected = records.get(path)
+                if expected is None:
+                    return False
+                st = os.lstat(path)
+                if not stat.S_ISREG(st.st_mode):
+                    return False
+                return bool(scan.hash_file(path, st.st_size, algorithm) == expected[0])
+            except Exception:  # unsigned, tampered or unreadable manifest: not verified
+                return False
+        return False

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from garrison.config.schema import Config
-from garrison.guard.allowlist import PackageManagerVerifier, deploy_verified, is_garrison_writer
+from garrison.guard.allowlist import DeployVerifier, PackageManagerVerifier, is_garrison_writer
 from garrison.guard.metrics import GuardMetrics
 from garrison.guard.pathglob import glob_match
 from garrison.guard.rules.ruleset import Rule, RuleSet
@@ -70,6 +70,7 @@ class AlertEngine:
         self.metrics = metrics
         self.sink = sink
         self.verifier = PackageManagerVerifier(config.guard.package_manager)
+        self.deploys = DeployVerifier(config)
         self.pending: dict[int, dict[str, tuple[Rule, Event]]] = {}
         self.pidfds: dict[int, int] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -102,7 +103,7 @@ class AlertEngine:
         if "garrison" in rule.allow and is_garrison_writer(event):
             self.metrics.suppressed.labels("garrison").inc()
             return None
-        if "deploy" in rule.allow and deploy_verified(event, self.config):
+        if "deploy" in rule.allow and event.path and self.deploys.verified(event.path):
             self.metrics.suppressed.labels("deploy").inc()
             return None
         if "package-manager" in rule.allow and event.path:

@@ -65,6 +65,15 @@ class PathFilter:
         prefixes = {literal_prefix(p) for p in patterns if p}
         self.prefixes: tuple[str, ...] = tuple(sorted(prefixes))
 
+    def may_contain(self, directory: str) -> bool:
+        """Could an entry of this directory be watched (inside, or an ancestor of, a prefix)?"""
+        inside = directory.rstrip("/") + "/"
+        for prefix in self.prefixes:
+            head = prefix if prefix.endswith("/") else prefix + "/"
+            if inside.startswith(head) or head.startswith(inside):
+                return True
+        return False
+
     def __contains__(self, path: str) -> bool:
         for prefix in self.prefixes:
             if prefix.endswith("/"):

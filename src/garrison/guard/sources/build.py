@@ -35,6 +35,7 @@ class FileSource(Source):
                 lambda k, p, pid: self.daemon.on_file(k, p, pid, "fanotify"),
                 emit,
                 overflow_event,
+                relevant_dir=self.daemon.scope.filter.may_contain,
             )
             try:
                 fan.start(loop, emit)

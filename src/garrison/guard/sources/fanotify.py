@@ -107,15 +107,19 @@ class FanotifySource(Source):
         on_file: FileCallback,
         emit_overflow: EmitEvent,
         overflow_event: Callable[[str], Event],
+        relevant_dir: Callable[[str], bool] | None = None,
     ) -> None:
         self.roots = sorted(set(roots))
+        # FAN_MARK_FILESYSTEM reports every write on the filesystem; events in directories
+        # that cannot hold a watched path are dropped right after the cached handle lookup.
+        self.relevant_dir = relevant_dir or (lambda _d: True)
         self.on_file = on_file
         self.emit_overflow = emit_overflow
         self.overflow_event = overflow_event
         self.fd = -1
         self.mount_fds: list[int] = []
         self.fsid_mount: dict[bytes, int] = {}
-        self.dir_cache: dict[bytes, str] = {}
+        self.dir_cache: dict[bytes, str | None] = {}  # handle -> path, None = not relevant
         self.loop: asyncio.AbstractEventLoop | None = None
         self.events_read = 0
         self.overflows = 0
@@ -207,8 +211,8 @@ class FanotifySource(Source):
                 path = self._path_of(buf, offset + meta_len, offset + event_len)
                 if path is not None:
                     kinds = tuple(dict.fromkeys(k for bit, k in MASK_KINDS if mask & bit))
-                    if mask & FAN_ONDIR:
-                        self.dir_cache.clear()  # a directory changed: cached paths may be stale
+                    if mask & FAN_ONDIR and mask & (FAN_MOVED_FROM | FAN_MOVED_TO | FAN_DELETE):
+                        self.dir_cache.clear()  # a directory moved: cached paths may be stale
                     self.on_file(kinds, path, pid if pid > 0 else None)
             offset += event_len
 
@@ -238,9 +242,8 @@ class FanotifySource(Source):
 
     def _resolve(self, fsid: bytes, handle: bytes) -> str | None:
         key = fsid + handle
-        cached = self.dir_cache.get(key)
-        if cached is not None:
-            return cached
+        if key in self.dir_cache:
+            return self.dir_cache[key]
         mfd = self.fsid_mount.get(fsid)
         if mfd is not None:
             hfd = self.libc.open_by_handle_at(mfd, handle, O_PATH | os.O_CLOEXEC)
@@ -252,6 +255,7 @@ class FanotifySource(Source):
                 os.close(hfd)
             if len(self.dir_cache) > 8192:
                 self.dir_cache.clear()
-            self.dir_cache[key] = path
-            return path
+            relevant = path if self.relevant_dir(path) else None
+            self.dir_cache[key] = relevant
+            return relevant
         return None
