@@ -89,3 +89,23 @@ def test_ruleset_rejected_by_nft(live: tuple[FirewallLab, Path, str], tmp_path: 
     assert "Traceback" not in result.stderr
     _unchanged(lab, before, tmp_path)
     assert sys.executable  # the lab python is the venv one (same interpreter family)
+
+
+@pytest.mark.parametrize(
+    ("broker", "expected"),
+    [
+        ({"cidrs": ["10.1.0.0/24", "10.1.0.0/25"]}, "brokers[0].cidrs: '10.1.0.0/25' overlaps"),
+        ({"cidrs": ["10.1.0.300/24"]}, "brokers[0].cidrs: '10.1.0.300/24' is not a valid CIDR"),
+        ({"cidrs": ["10.1.0.0/24"], "ports": [0]}, "brokers[0].ports: port 0 out of range"),
+    ],
+)
+def test_invalid_config(
+    live: tuple[FirewallLab, Path, str], tmp_path: Path, broker: dict[str, object], expected: str
+) -> None:
+    lab, _config, before = live
+    brokers = [{"name": "bad", **broker}]
+    config = write_config(tmp_path, lab_config(lab.lab, tmp_path, brokers=brokers), "bad.toml")
+    result = lab.garrison(config, "firewall", "apply")
+    assert result.returncode == 2
+    assert expected in result.stderr
+    _unchanged(lab, before, tmp_path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from garrison.checks.base import Check
+from garrison.errors import HostError
 from garrison.firewall import nft
 from garrison.firewall.analysis import (
     HOOKS,
@@ -214,6 +215,9 @@ class NoAcceptAllBeforeDrop(Check):
 
     def run(self, facts: Facts) -> Iterable[Finding]:
         view = _view(facts)
+        if not any(drop_chains(view.ruleset, hook) for hook in HOOKS):
+            yield self.skipped("no chain drops by default, so nothing to defeat (see GAR-FW-001)")
+            return
         for hook in HOOKS:
             chains = drop_chains(view.ruleset, hook)
             if not chains:
@@ -347,6 +351,14 @@ class PersistedMatchesLive(Check):
                 )
 
 
+def _ipv6_disabled(facts: Facts) -> bool:
+    try:  # a small limit: procfs sysctl files refuse huge reads
+        value = facts.host.read_bytes("/proc/sys/net/ipv6/conf/all/disable_ipv6", limit=64)
+    except HostError:
+        return False
+    return value.strip() == b"1"
+
+
 class Ipv6Covered(Check):
     meta = CheckMeta(
         id="GAR-FW-007",
@@ -370,8 +382,7 @@ class Ipv6Covered(Check):
                 "IPv6 input and output drop by default", Evidence(view.source, observed)
             )
             return
-        disabled = facts.host.read_text_or_none("/proc/sys/net/ipv6/conf/all/disable_ipv6") or ""
-        if facts.host.live and disabled.strip() == "1":
+        if facts.host.live and _ipv6_disabled(facts):
             yield self.passed(
                 "IPv6 is disabled on this host",
                 Evidence("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1"),
