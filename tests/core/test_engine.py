@@ -137,3 +137,9 @@ def test_host_refuses_commands_under_root(tmp_path: Path) -> None:
         assert "needs the live host" in str(exc)
     else:
         raise AssertionError("command ran under --root")
+
+
+def test_proc_sys_files_read_through_host() -> None:
+    """/proc/sys refuses one huge read (ENOMEM); Host reads in chunks."""
+    host = Host("/")
+    assert host.read_text("/proc/sys/kernel/ostype").strip() == "Linux"

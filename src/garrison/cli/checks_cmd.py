@@ -7,6 +7,7 @@ import json
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from garrison.checks.registry import all_checks, find_check
 from garrison.cli.common import emit, format_option, use_color
@@ -46,7 +47,7 @@ def list_command(area: str | None, fmt: str) -> None:
         table.add_column(col, no_wrap=col != "Title")
     for cls in checks:
         m = cls.meta
-        table.add_row(m.id, str(m.item), m.severity.label, m.title)
+        table.add_row(m.id, str(m.item), m.severity.label, Text(m.title))  # no markup
     console.print(table)
     console.print(f"{len(checks)} checks")
     text: str = console.file.getvalue()  # type: ignore[attr-defined]

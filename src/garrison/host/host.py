@@ -13,6 +13,7 @@ import stat as stat_mod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from garrison.errors import HostError
 from garrison.host.paths import resolve_in_root
@@ -22,6 +23,7 @@ Runner = Callable[..., CommandResult]
 
 #: Reads larger than this are refused: a config file is never this big, a trap file may be.
 MAX_READ_BYTES = 16 * 1024 * 1024
+_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ class Host:
         real = self.path(system_path)
         try:
             with real.open("rb") as handle:
-                data = handle.read(limit + 1)
+                data = _read_up_to(handle, limit + 1)
         except FileNotFoundError:
             raise HostError(f"{system_path}: no such file") from None
         except PermissionError:
@@ -197,6 +199,23 @@ class Host:
         if env is None:
             return self._runner(argv, timeout=timeout or self.command_timeout)
         return self._runner(argv, timeout=timeout or self.command_timeout, env=env)
+
+
+def _read_up_to(handle: BinaryIO, limit: int) -> bytes:
+    """Read at most `limit` bytes in modest chunks.
+
+    One read(limit) would ask the kernel for a 16 MiB buffer, which /proc/sys files refuse
+    with ENOMEM; chunks also keep memory flat for the common small file.
+    """
+    chunks: list[bytes] = []
+    left = limit
+    while left > 0:
+        chunk = handle.read(min(left, _CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def is_missing(exc: OSError) -> bool:
