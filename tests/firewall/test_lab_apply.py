@@ -97,3 +97,18 @@ def wait_for(predicate: object, limit_s: float = 30.0) -> bool:
             return True
         time.sleep(0.3)
     return False
+
+
+def test_drops_are_logged_to_the_nflog_group(lab: FirewallLab, tmp_path: Path) -> None:
+    """The guard's interface: dropped packets arrive on NFLOG group [firewall].nflog_group."""
+    import sys
+
+    from tests.lab.netns import HERE
+
+    net = lab.lab
+    config = write_config(tmp_path, lab_config(net, tmp_path, nflog_group=4242))
+    assert lab.garrison(config, "firewall", "apply").returncode == 0
+    listener = net.spawn("vps", [sys.executable, str(HERE / "nflog_listen.py"), "4242", "20"])
+    assert not net.probe("vps", "tcp", net["forbidden"].v4, BROKER_TCP)
+    assert listener.stdout is not None
+    assert listener.stdout.readline().strip() == "PREFIX=garrison-drop-out"
