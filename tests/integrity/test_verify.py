@@ -294,3 +294,45 @@ def test_sha256_algorithm(cli, tmp_path: Path, tree: Path, signing_key: Path) ->
     import hashlib
 
     assert change["after"]["hash"] == hashlib.sha256(b"changed").hexdigest()
+
+
+def test_process_and_thread_modes_write_the_same_records(
+    cli, tmp_path: Path, signing_key: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scan big enough to move to worker processes records exactly what threads record."""
+    import gzip
+
+    started: list[int] = []
+    real_pool = scan_module._process_pool
+
+    def spy(workers: int):  # type: ignore[no-untyped-def]
+        started.append(workers)
+        return real_pool(workers)
+
+    monkeypatch.setattr(scan_module, "_process_pool", spy)
+
+    tree = tmp_path / "many"
+    for d in range(50):
+        sub = tree / f"d{d:02}"
+        sub.mkdir(parents=True)
+        for f in range(100):
+            (sub / f"f{f:03}").write_text(f"{d}-{f}\n")
+    manifests = {}
+    for mode in ("thread", "process"):
+        config = write_config(
+            tmp_path / f"{mode}.toml",
+            tmp_path / f"state-{mode}",
+            signing_key,
+            paths=[str(tree)],
+            parallelism=mode,
+            workers=2,
+        )
+        _baseline(cli, config, signing_key)
+        text = gzip.decompress((tmp_path / f"state-{mode}" / "baseline.gz").read_bytes()).decode()
+        manifests[mode] = [line for line in text.splitlines() if not line.startswith("#")]
+    assert len(manifests["thread"]) == 1 + 50 + 5000
+    assert manifests["thread"] == manifests["process"]
+    assert started == [2]  # only the process-mode baseline started worker processes
+    (tree / "d49" / "f099").write_text("changed\n")
+    changes = _changes(cli, config, "--full")  # process mode, last file of the walk
+    assert set(changes) == {("content", str(tree / "d49" / "f099"))}

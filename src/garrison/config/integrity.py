@@ -35,7 +35,12 @@ class IntegrityConfig(StrictModel):
         description="glob patterns on absolute paths (** crosses directories)",
     )
     algorithm: Literal["blake3", "sha256"] = "blake3"
-    workers: int = Field(0, ge=0, le=64, description="hashing threads; 0 = one per CPU")
+    workers: int = Field(0, ge=0, le=64, description="hashing workers; 0 = one per CPU")
+    parallelism: Literal["thread", "process"] = Field(
+        "thread",
+        description="hash in threads, or in worker processes (no GIL; more CPU for the pickling, "
+        "so only worth it on an otherwise idle host with many cores)",
+    )
     public_key: str | None = Field(
         None,
         description="pinned ed25519 public key: a file path, an 'ssh-ed25519 AAAA...' line, or PEM",

@@ -54,6 +54,7 @@ def scan_spec(config: Config, root: Path = Path("/")) -> ScanSpec:
         workers=cfg.workers,
         one_filesystem=cfg.one_filesystem,
         root=root,
+        processes=cfg.parallelism == "process",
     )
 
 

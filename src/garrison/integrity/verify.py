@@ -97,6 +97,7 @@ def verify_manifest(
     progress: ProgressCallback | None = None,
     root: Path = Path("/"),
     workers: int = 0,
+    processes: bool = False,
     signed_by: str = "",
 ) -> DriftReport:
     """Rescan what a (trusted) manifest covers and diff it against the manifest."""
@@ -109,6 +110,7 @@ def verify_manifest(
         workers=workers,
         one_filesystem=header.one_filesystem,
         root=root,
+        processes=processes,
     )
     problems = ScanProblems()
     # One parse of the baseline feeds both the fast-mode cursor and the diff; tee keeps only
@@ -161,6 +163,7 @@ def verify_baseline(
         progress=progress,
         root=root,
         workers=config.integrity.workers,
+        processes=config.integrity.parallelism == "process",
         signed_by=signature.get("key", ""),
     )
     warnings = []
