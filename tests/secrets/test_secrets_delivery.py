@@ -288,7 +288,8 @@ def test_keyring_mode(age_env: Callable[..., Env], tmp_path: Path) -> None:
     assert env.garrison("secrets", "put", "binance_key", stdin=CANARY_KEY.encode()).returncode == 0
     reader = (
         "import hashlib; from garrison.secrets.child import read_delivered; "
-        "print(hashlib.sha256(read_delivered()['binance_key'].encode()).hexdigest())"
+        "print(hashlib.sha256(read_delivered()['binance_key'].encode()).hexdigest()); "
+        "print([ln for ln in open('/proc/keys') if 'garrison:bot:secrets' in ln][0])"
     )
     result = subprocess.run(
         [str(GARRISON), "secrets", "run", "bot", "--", PYTHON, "-c", reader],
@@ -298,7 +299,12 @@ def test_keyring_mode(age_env: Callable[..., Env], tmp_path: Path) -> None:
         env={"PATH": "/usr/bin:/bin", "GARRISON_CONFIG": str(env.config)},
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.decode().strip() == sha(CANARY_KEY)
+    digest, key_line = result.stdout.decode().strip().splitlines()
+    assert digest == sha(CANARY_KEY)
+    # /proc/keys: serial flags usage TIMEOUT perms uid gid type description
+    timeout = key_line.split()[3]
+    assert key_line.split()[7] == "user"
+    assert timeout != "perm" and timeout.endswith(("s", "m")), key_line
 
 
 def test_bad_input_runs_nothing(age_env: Callable[..., Env], tmp_path: Path) -> None:

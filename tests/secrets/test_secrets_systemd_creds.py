@@ -39,6 +39,9 @@ def test_put_get_run_with_a_private_host_key(genv: Env, tmp_path: Path) -> None:
     """)
     system_key = Path("/var/lib/systemd/credential.secret")
     existed = system_key.exists()
+    before = genv.garrison("secrets", "status")  # an audit-like probe must not create the key
+    assert before.returncode == 1 and b"does not exist yet" in before.stdout
+    assert not host_key.exists()
     put = genv.garrison("secrets", "put", "binance_key", stdin=CANARY_KEY.encode())
     assert put.returncode == 0, put.stderr
     blob = next((genv.state / "secrets/creds/binance_key").glob("*.cred"))

@@ -23,6 +23,13 @@ def _prompt_passphrase() -> str:
     return getpass.getpass("age store passphrase: ")
 
 
+def _prompt_new_passphrase() -> str:
+    first = _prompt_passphrase()
+    if getpass.getpass("again: ") != first:
+        raise UsageError("the two passphrases differ; nothing created")
+    return first
+
+
 def _store(config: Config) -> SecretBackend:
     from garrison.secrets.store import open_store
 
@@ -101,9 +108,10 @@ def init_command(ctx: click.Context, identity_file: str | None) -> None:
     from pathlib import Path
 
     from garrison.secrets.backends.age_store import AgeStore
+    from garrison.secrets.store import open_store
 
     config = get_config(ctx)
-    store = _store(config)
+    store = open_store(config, prompt=_prompt_new_passphrase)
     if not isinstance(store, AgeStore):
         raise UsageError(f"init is for the age backend; [secrets].backend is {store.kind!r}")
     target = identity_file or config.secrets.age.identity_file

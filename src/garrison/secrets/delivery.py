@@ -92,7 +92,7 @@ def prepare(
 
             keyring.join_new_session_keyring(f"garrison:{strategy.name}")
             serial = keyring.add_user_key(
-                f"garrison:{strategy.name}", payload, config.secrets.keyring_timeout_s
+                f"garrison:{strategy.name}:secrets", payload, config.secrets.keyring_timeout_s
             )
             env[b"GARRISON_SECRETS_KEY"] = str(serial).encode()
             return Prepared(mode, tuple(argv), env)

@@ -76,7 +76,16 @@ class SystemdCredsStore(SecretBackend):
     def delete(self, name: str) -> None:
         self.files.delete(name)
 
+    def host_key(self) -> Path:
+        return Path(self.config.credential_secret or "/var/lib/systemd/credential.secret")
+
     def ping(self) -> str:
+        # probing without a host key would make systemd-creds create one: an audit writes nothing
+        if self.config.with_key in ("auto", "host", "tpm2+host") and not self.host_key().exists():
+            raise SecretError(
+                f"systemd-creds host key {self.host_key()} does not exist yet "
+                "(`garrison secrets put` creates it)"
+            )
         probe = self._run(
             ["encrypt", "--name=garrison-probe", f"--with-key={self.config.with_key}", "-", "-"],
             b"probe",
