@@ -35,6 +35,10 @@ class FakeBybit(FakeServer):
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
         parts = urlsplit(path)
+        if parts.path == "/__reset":  # benchmarks: unlock every key and restore its orders
+            for key in self.keys.values():
+                key.read_only, key.orders = 0, {"linear": 3, "spot": 1}
+            return 200, {"ok": True}
         api_key = headers.get("x-bapi-api-key", "")
         ts = headers.get("x-bapi-timestamp", "")
         recv = headers.get("x-bapi-recv-window", "5000")

@@ -33,6 +33,10 @@ class FakeDeribit(FakeServer):
         return 400, {"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}}
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+        if path == "/__reset":  # benchmarks: restore every key
+            for key in self.keys.values():
+                key.max_scope, key.enabled, key.open_orders = DeribitKey(0, "").max_scope, True, 2
+            return 200, {"ok": True}
         req = json.loads(body or b"{}")
         rid, name, params = req.get("id"), req.get("method", ""), req.get("params", {})
         if path != f"/api/v2/{name}" or req.get("jsonrpc") != "2.0":

@@ -137,21 +137,21 @@ class CgroupFreezer(Freezer):
         group = self.target(strategy, create=True)
         moved: list[int] = []
         if not strategy.freeze.cgroup:
-            for pid in find_pids(strategy):
-                if group.add(pid):
-                    moved.append(pid)
+            inside = set(group.procs())
+            moved = [pid for pid in self.pids_of(strategy) if pid not in inside and group.add(pid)]
         if not group.procs():
             raise ResponseError(
                 f"strategy {strategy.name}: no running process ({describe_selector(strategy)}), "
                 "already gone?"
             )
         group.set_frozen(True, strategy.freeze.timeout_s)
-        if not strategy.freeze.cgroup:
-            # a process forked between the scan and the freeze is still outside: catch it now
-            for pid in find_pids(strategy):
-                if pid not in moved and group.add(pid):
-                    moved.append(pid)
-            group.set_frozen(True, strategy.freeze.timeout_s)
+        if moved:
+            # a child forked by a moved process between the scan and its move stayed outside;
+            # children of processes already inside are born inside, so only then rescan
+            inside = set(group.procs())
+            late = [pid for pid in find_pids(strategy) if pid not in inside and group.add(pid)]
+            if late:
+                group.set_frozen(True, strategy.freeze.timeout_s)
         pids = group.procs()
         return StepOutcome(
             ActionStatus.DONE,

@@ -37,7 +37,7 @@ class SignalFreezer(Freezer):
         return self._send(strategy, signal.SIGCONT, "resumed")
 
     def _send(self, strategy: Strategy, sig: signal.Signals, verb: str) -> StepOutcome:
-        pids = find_pids(strategy)
+        pids = self.pids_of(strategy) if sig != signal.SIGCONT else find_pids(strategy)
         if not pids:
             raise ResponseError(
                 f"strategy {strategy.name}: no running process ({describe_selector(strategy)}), "
