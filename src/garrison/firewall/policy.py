@@ -133,6 +133,12 @@ def check_references(config: Config) -> None:
         if key in seen_egress:
             raise ConfigError(f"firewall.egress[{index}].name: {egress.name!r} clashes")
         seen_egress[key] = egress.name
+    seen_inbound: dict[str, str] = {}
+    for index, svc in enumerate(config.firewall.inbound):
+        key = nft_name("in", svc.name)
+        if key in seen_inbound:
+            raise ConfigError(f"firewall.inbound[{index}].name: {svc.name!r} clashes")
+        seen_inbound[key] = svc.name
     known = [b.name for b in config.brokers]
     for index, strategy in enumerate(config.strategies):
         for name in strategy.brokers:
@@ -193,21 +199,31 @@ def build_policy(
         warnings.append("no DNS resolvers known: outbound DNS will be dropped")
     targets += [_target("egress", "eg", e, resolved) for e in fw.egress]
     targets += [_target("broker", "br", b, resolved) for b in config.brokers]
-    strategies = []
-    for strat in config.strategies:
+    by_uid: dict[int, StrategyEgress] = {}
+    for index, strat in enumerate(config.strategies):
         if not strat.brokers:
+            warnings.append(f"strategy {strat.name!r} lists no brokers: egress not restricted")
             continue
         if strat.user is None:
             warnings.append(f"strategy {strat.name!r} has no user: its egress is not restricted")
             continue
         uid = resolve_uid(strat.user, accounts or {})
         if uid is None:
-            raise ConfigError(
-                f"strategies.{strat.name}.user: no account {strat.user!r} on this host"
+            raise ConfigError(f"strategies[{index}].user: no account {strat.user!r} on this host")
+        known = by_uid.get(uid)
+        if known is not None:
+            # sockets only carry the uid: strategies sharing one may reach each other's brokers
+            warnings.append(
+                f"strategies {known.name!r} and {strat.name!r} share uid {uid}: "
+                "they may reach each other's brokers (give each its own user)"
             )
-        strategies.append(
-            StrategyEgress(strat.name, uid, nft_name("st", strat.name), tuple(strat.brokers))
+            merged = tuple(dict.fromkeys(known.brokers + tuple(strat.brokers)))
+            by_uid[uid] = StrategyEgress(known.name, uid, known.chain, merged)
+            continue
+        by_uid[uid] = StrategyEgress(
+            strat.name, uid, nft_name("st", strat.name), tuple(strat.brokers)
         )
+    strategies = list(by_uid.values())
     return FirewallPolicy(
         inbound=tuple(inbound),
         targets=tuple(targets),

@@ -12,7 +12,13 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 
 from garrison.firewall import TABLE_FAMILY, TABLE_NAME
-from garrison.firewall.policy import FirewallPolicy, InboundRule, ResolvedAddress, Target
+from garrison.firewall.policy import (
+    FirewallPolicy,
+    InboundRule,
+    ResolvedAddress,
+    Target,
+    nft_name,
+)
 
 TABLE = f"{TABLE_FAMILY} {TABLE_NAME}"
 DROP_PREFIX_IN = "garrison-drop-in "
@@ -93,9 +99,10 @@ def _inbound_rules(rule: InboundRule, ipv6: bool) -> list[str]:
     match = _ports_match([rule.port], rule.protocols)
     if not rule.restricted:
         return [f"{match} accept"]
-    rules = [f"ip saddr @in_{rule.name.replace('-', '_').lower()}_v4 {match} accept"]
+    base = nft_name("in", rule.name)
+    rules = [f"ip saddr @{base}_v4 {match} accept"]
     if ipv6:
-        rules.append(f"ip6 saddr @in_{rule.name.replace('-', '_').lower()}_v6 {match} accept")
+        rules.append(f"ip6 saddr @{base}_v6 {match} accept")
     return rules
 
 
@@ -162,7 +169,7 @@ def render_ruleset(policy: FirewallPolicy) -> str:
     body: list[str] = []
     for rule in policy.inbound:
         if rule.restricted:
-            base = f"in_{rule.name.replace('-', '_').lower()}"
+            base = nft_name("in", rule.name)
             body += _set(f"{base}_v4", "ipv4_addr", sorted(rule.sources_v4, key=_sort_key))
             if policy.ipv6:
                 body += _set(f"{base}_v6", "ipv6_addr", sorted(rule.sources_v6, key=_sort_key))
