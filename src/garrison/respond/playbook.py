@@ -146,21 +146,26 @@ class _Run:
 
     def run(self) -> list[ActionRecord]:
         cfg = self.ctx.config.respond
+        notify = "notify" in cfg.steps
         for phase in phases(list(cfg.steps)):
             if set(phase) <= {"freeze", "broker"}:
                 self.keep(self._contain(phase))
+                if notify:  # tell the humans now: evidence and rebuild take longer
+                    self._notify(evidence=False)
             elif phase == ["evidence"]:
                 self.keep(self._bounded("evidence", cfg.timeouts.evidence, self._evidence))
                 self.evidence_done = True
-                if "notify" in cfg.steps and self._notified:
+                if notify and self._notified:
                     self._notify(evidence=True)
             elif phase == ["notify"]:
-                self._notify(evidence=self.evidence_done)
+                if not self._notified:
+                    self._notify(evidence=self.evidence_done)
             elif phase == ["rebuild"]:
                 self.keep([timed(self.ctx, "rebuild", "host", self._rebuild)])
         return list(self.records)
 
     _notified = False
+    _first_sent = False
 
     def _contain(self, phase: list[str]) -> list[ActionRecord]:
         """Freeze and broker concurrently, each bounded by its step timeout."""
@@ -204,10 +209,15 @@ class _Run:
         return collect_evidence(self.ctx, self.incident.evidence_dir, pids)
 
     def _notify(self, *, evidence: bool) -> None:
+        if self._notified and not self._first_sent:
+            # the first message was deduplicated or rate-limited: its follow-up goes the same way
+            return
         message = incident_message(self.incident.id, self.alert, self.records,
                                    evidence_done=evidence)
         record = self.notifier.submit(message, dedup=not self._notified, alert_id=self.alert.id,
                                       on_record=self.incident.append)
+        if not self._notified:
+            self._first_sent = record.status == ActionStatus.DONE
         self._notified = True
         self.keep([record])
 
