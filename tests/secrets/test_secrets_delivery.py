@@ -350,3 +350,52 @@ def test_wait_mode_returns_child_status(age_env: Callable[..., Env]) -> None:
         'test -n "$GARRISON_SECRETS_PATH" && exit 7',
     )
     assert result.returncode == 7
+
+
+@pytest.mark.parametrize("wait", [False, True])
+def test_strategy_user_gets_its_secrets_but_not_the_vault_key(
+    age_env: Callable[..., Env], wait: bool
+) -> None:
+    env = age_env("""
+        [[strategies]]
+        name = "bot"
+        user = "nobody"
+        secrets = ["binance_key"]
+        [secrets.delivery.bot]
+        mode = "memfd"
+    """)
+    assert env.garrison("secrets", "put", "binance_key", stdin=CANARY_KEY.encode()).returncode == 0
+    identity = env.root / "keys" / "age.key"
+    script = (
+        'id -u; grep -c "$1" "$GARRISON_SECRETS_PATH"; '
+        'cat "$2" >/dev/null 2>&1 && echo identity-readable || echo identity-denied'
+    )
+    result = env.garrison(
+        "secrets",
+        "run",
+        "bot",
+        *(["--wait"] if wait else []),
+        "--",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        CANARY_KEY,
+        str(identity),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().split() == ["65534", "1", "identity-denied"]
+    assert_no_canary(result.stdout, result.stderr)
+
+
+def test_unknown_strategy_user_is_a_clear_error(age_env: Callable[..., Env]) -> None:
+    env = age_env("""
+        [[strategies]]
+        name = "bot"
+        user = "no-such-user-xyz"
+        secrets = ["binance_key"]
+    """)
+    env.garrison("secrets", "put", "binance_key", stdin=CANARY_KEY.encode())
+    result = env.garrison("secrets", "run", "bot", "--", "true")
+    assert result.returncode == 2
+    assert b"user 'no-such-user-xyz' does not exist" in result.stderr

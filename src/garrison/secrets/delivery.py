@@ -33,6 +33,51 @@ PLACEHOLDERS = ("{secrets_path}", "{secrets_fd}")
 
 
 @dataclass(frozen=True)
+class RunAs:
+    """The account a strategy runs as (garrison, as root, reads the vault; the bot cannot)."""
+
+    name: str
+    uid: int
+    gid: int
+    home: str
+
+
+def run_as_for(strategy: Strategy) -> RunAs | None:
+    """The strategy's [[strategies]].user, or None to stay as we are."""
+    if not strategy.user:
+        return None
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(strategy.user)
+    except KeyError:
+        raise SecretError(
+            f"strategy {strategy.name!r}: user {strategy.user!r} does not exist"
+        ) from None
+    if entry.pw_uid != os.geteuid() and os.geteuid() != 0:
+        raise SecretError(
+            f"strategy {strategy.name!r} runs as {strategy.user!r}: garrison needs root to switch"
+        )
+    return RunAs(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir)
+
+
+def _become(run_as: RunAs) -> None:
+    """Drop to the strategy's account (groups, gid, then uid: the order that cannot fail open)."""
+    if os.geteuid() == run_as.uid:
+        return
+    os.initgroups(run_as.name, run_as.gid)
+    os.setgid(run_as.gid)
+    os.setuid(run_as.uid)
+
+
+def _popen_identity(run_as: RunAs | None) -> tuple[int | None, int | None, list[int] | None]:
+    """Popen's user, group, extra_groups (switched in C after fork: safe with threads)."""
+    if run_as is None or os.geteuid() == run_as.uid:
+        return None, None, None
+    return run_as.uid, run_as.gid, os.getgrouplist(run_as.name, run_as.gid)
+
+
+@dataclass(frozen=True)
 class Prepared:
     """What the child inherits: an fd (or none), extra environment, and its final argv."""
 
@@ -140,6 +185,7 @@ def run_with_secrets(
     program = shutil.which(argv[0])
     if program is None:
         raise UsageError(f"{argv[0]}: command not found")
+    run_as = run_as_for(strategy)
     store = backend or open_store(config)
     try:
         with held(fetch_secrets(store, names), config.secrets.ttl_s) as secrets:
@@ -148,18 +194,38 @@ def run_with_secrets(
         store.close()
     env = dict(os.environb)
     env.update(prepared.env)
+    if run_as is not None:
+        env.update(
+            {
+                b"HOME": run_as.home.encode(),
+                b"USER": run_as.name.encode(),
+                b"LOGNAME": run_as.name.encode(),
+            }
+        )
     if not wait:
         if prepared.fd is not None:
             os.set_inheritable(prepared.fd, True)
+        if run_as is not None:
+            _become(run_as)
         os.execve(program, list(prepared.argv), env)  # noqa: S606 - garrison's memory ends here
-    return _spawn_and_wait(program, prepared, env)
+    return _spawn_and_wait(program, prepared, env, run_as)
 
 
-def _spawn_and_wait(program: str, prepared: Prepared, env: dict[bytes, bytes]) -> int:
+def _spawn_and_wait(
+    program: str, prepared: Prepared, env: dict[bytes, bytes], run_as: RunAs | None
+) -> int:
     """Run the child, forward TERM/INT/HUP to it, close our fd, return its exit status."""
     fds = (prepared.fd,) if prepared.fd is not None else ()
+    user, group, extra_groups = _popen_identity(run_as)
     try:
-        child = subprocess.Popen([program, *prepared.argv[1:]], env=env, pass_fds=fds)
+        child = subprocess.Popen(
+            [program, *prepared.argv[1:]],
+            env=env,
+            pass_fds=fds,
+            user=user,
+            group=group,
+            extra_groups=extra_groups,
+        )
     finally:
         if prepared.fd is not None:
             os.close(prepared.fd)  # the child holds the only reference now

@@ -83,18 +83,23 @@ class AgeStore(SecretBackend):
         pyrage = _pyrage()
         if self.recipient_file.exists():
             raise SecretError(f"{self.store_dir}: age store already initialised")
-        self.files.ensure_root()
-        identity = pyrage.x25519.Identity.generate()
-        secret = str(identity).encode() + b"\n"
-        if identity_out is not None:
-            if identity_out.exists():
-                raise SecretError(f"{identity_out}: exists, not overwritten")
-            identity_out.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(identity_out, secret, 0o600)
-        else:
+        passphrase = ""
+        if identity_out is None:  # ask before anything is created: a refusal leaves no trace
             passphrase = read_passphrase(self.config, self._prompt)
             if len(passphrase) < 8:
                 raise SecretError("age store: passphrase must have at least 8 characters")
+        elif identity_out.exists():
+            raise SecretError(f"{identity_out}: exists, not overwritten")
+        identity = pyrage.x25519.Identity.generate()
+        secret = str(identity).encode() + b"\n"
+        self.files.ensure_root()
+        if identity_out is not None:
+            try:
+                identity_out.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SecretError(f"{identity_out.parent}: {exc.strerror}") from None
+            write_atomic(identity_out, secret, 0o600)
+        else:
             write_atomic(self.wrapped_identity_file, pyrage.passphrase.encrypt(secret, passphrase))
         recipient = str(identity.to_public())
         write_atomic(self.recipient_file, recipient.encode() + b"\n", 0o644)
