@@ -73,7 +73,7 @@ def test_unconfirmed_lockout_is_rolled_back_by_the_watchdog(
     assert "refusing to apply" in refused.stderr and "tcp/22" in refused.stderr
     assert net.ruleset() == before
 
-    forced = lab.garrison(bad, "firewall", "apply", "--force", "--timeout", "3", env=session)
+    forced = lab.garrison(bad, "firewall", "apply", "--force", "--timeout", "6", env=session)
     assert forced.returncode == 0, forced.stderr
     assert "--force" in forced.stderr
     assert not net.probe("admin", "tcp", net["admin"].vps_v4, SSH_PORT)  # locked out now

@@ -17,7 +17,7 @@ def test_refresh_follows_dns_and_old_addresses_expire_by_ttl(
 ) -> None:
     net = lab.lab
     broker, moved = net["broker"], net["forbidden"]
-    lab.set_dns("api.broker.lab.", [broker.v4], [broker.v6], ttl=5)
+    lab.set_dns("api.broker.lab.", [broker.v4], [broker.v6], ttl=8)
     try:
         config = write_config(tmp_path, lab_config(net, tmp_path, ttl_floor_s=1))
         assert lab.garrison(config, "firewall", "apply").returncode == 0
@@ -36,7 +36,7 @@ def test_refresh_follows_dns_and_old_addresses_expire_by_ttl(
         listing = net.run("vps", ["nft", "list", "set", "inet", "garrison", "br_bybit_v4"]).stdout
         assert f"{moved.v4} timeout 5m" in listing
 
-        # the old address is not deleted by refresh; it expires with its 5 s TTL
+        # the old address is not deleted by refresh; it expires with its 8 s TTL
         assert wait_for(lambda: not net.probe("vps", "tcp", broker.v4, BROKER_TCP))
         assert net.probe("vps", "tcp", moved.v4, BROKER_TCP)
         status = lab.garrison(config, "firewall", "status")

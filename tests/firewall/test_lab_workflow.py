@@ -117,7 +117,7 @@ def test_watchdog_survives_the_applying_session_dying(lab: FirewallLab, tmp_path
     before = net.ruleset()
     config = write_config(tmp_path, lab_config(net, tmp_path))
     command = (
-        f"{IP} netns exec {net.vps} {GARRISON} -c {config} firewall apply --timeout 4; sleep 60"
+        f"{IP} netns exec {net.vps} {GARRISON} -c {config} firewall apply --timeout 8; sleep 60"
     )
     session = subprocess.Popen(["sh", "-c", command], start_new_session=True)
     try:
