@@ -9,7 +9,8 @@ BIN := $(VENV)/bin
 APT_PACKAGES := python3 python3-venv python3-pip openssh-server openssh-client nftables iptables \
 	iproute2 lynis aide restic bubblewrap auditd debootstrap git gnupg libcap2-bin util-linux \
 	procps psmisc kmod e2fsprogs ca-certificates \
-	mosquitto
+	mosquitto \
+	gcc libc6-dev
 ARGS ?=
 
 .PHONY: audit test setup setup-dev system-deps lint typecheck unit bench clean help
