@@ -43,6 +43,7 @@ def test_plaintext_secrets_fail_per_file_redacted(cli: Callable[..., CliResult])
         "/opt/freqtrade/user_data/config.json",
         "/opt/keys/broker.pem",
         "/opt/mt5/Config/common.ini",
+        "/opt/oanda/settings.json",
         "/root/.bash_history",
         "/srv/bot/.env",
         "/srv/bot/docker-compose.yml",

@@ -209,9 +209,10 @@ def scan_text(text: str, shown: str) -> list[ScanFinding]:
     structured = json_hits(text) if shown.endswith(".json") or text.lstrip()[:1] == "{" else None
     if structured is not None:
         found += structured
-    else:
-        for number, line in enumerate(lines, 1):
-            found += [(number, hit) for hit in scan_line(line)]
+    # line rules also run on JSON: a token shape under an unremarkable key is still a token
+    known = {hit.value for _number, hit in found}
+    for number, line in enumerate(lines, 1):
+        found += [(number, hit) for hit in scan_line(line) if hit.value not in known]
     if not any(fnmatch.fnmatch(shown, p) for p in _EXPECTED_KEY_FILES):
         found += pem_hits(lines)
     return [ScanFinding(shown, n, h.rule, redact(h.value), h.detail) for n, h in found]
