@@ -82,3 +82,22 @@ def test_attestation_date_is_validated(tmp_path: Path) -> None:
     path = write(tmp_path, "[attestations.provider_mfa]\ndate = 'yesterday'\nby = 'me'\n")
     with pytest.raises(ConfigError, match=r"attestations\.provider_mfa\.date"):
         load_config(path, env={})
+
+
+def test_strategy_naming_an_unknown_broker(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "[[brokers]]\nname = 'bybit'\ncidrs = ['203.0.113.0/24']\nports = [443]\n"
+        "[[strategies]]\nname = 'a'\nbrokers = ['bybit', 'kraken']\n",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert str(err.value) == (
+        f"{path}: strategies[0].brokers: unknown broker 'kraken' (known: bybit)"
+    )
+
+
+def test_duplicate_strategy_names(tmp_path: Path) -> None:
+    path = write(tmp_path, "[[strategies]]\nname = 'a'\n[[strategies]]\nname = 'a'\n")
+    with pytest.raises(ConfigError, match=r"strategies\[1\]\.name: 'a' is used twice"):
+        load_config(path, env={})

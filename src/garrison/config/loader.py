@@ -46,10 +46,31 @@ def load_config(flag: str | None = None, env: Mapping[str, str] | None = None) -
 
 
 def validate_config(data: Mapping[str, Any], label: str) -> Config:
+    """Validate the data against the schema and the rules that span sections."""
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{label}: {_describe(exc, data)}") from None
+    problem = _cross_section_problem(config)
+    if problem:
+        raise ConfigError(f"{label}: {problem}")
+    return config
+
+
+def _cross_section_problem(config: Config) -> str:
+    """Rules no single section can check: unique strategy names, known broker names."""
+    names: set[str] = set()
+    for index, strategy in enumerate(config.strategies):
+        if strategy.name in names:
+            return f"strategies[{index}].name: {strategy.name!r} is used twice"
+        names.add(strategy.name)
+    known = [b.name for b in config.brokers]
+    for index, strategy in enumerate(config.strategies):
+        for name in strategy.brokers:
+            if name not in known:
+                choices = ", ".join(known) or "none configured"
+                return f"strategies[{index}].brokers: unknown broker {name!r} (known: {choices})"
+    return ""
 
 
 def _read_toml(path: Path, explicit: bool) -> dict[str, Any]:

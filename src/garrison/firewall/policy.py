@@ -139,14 +139,7 @@ def check_references(config: Config) -> None:
         if key in seen_inbound:
             raise ConfigError(f"firewall.inbound[{index}].name: {svc.name!r} clashes")
         seen_inbound[key] = svc.name
-    known = [b.name for b in config.brokers]
-    for index, strategy in enumerate(config.strategies):
-        for name in strategy.brokers:
-            if name not in known:
-                choices = ", ".join(known) or "none configured"
-                raise ConfigError(
-                    f"strategies[{index}].brokers: unknown broker {name!r} (known: {choices})"
-                )
+    # Unknown broker names in [[strategies]] are rejected when the config is loaded.
 
 
 def resolve_uid(user: str, accounts: Mapping[str, int]) -> int | None:
