@@ -11,6 +11,7 @@ state_dir/incidents/<id>/records.jsonl as each one finishes.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -169,6 +170,16 @@ class _Run:
 
     def _contain(self, phase: list[str]) -> list[ActionRecord]:
         """Freeze and broker concurrently, each bounded by its step timeout."""
+        # The broker thread (JSON, HMAC, TLS) holds the GIL in 5 ms slices by default; the
+        # freeze is a few file writes that must not wait behind it. Restored right after.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, 0.0005))
+        try:
+            return self._contain_parallel(phase)
+        finally:
+            sys.setswitchinterval(switch)
+
+    def _contain_parallel(self, phase: list[str]) -> list[ActionRecord]:
         timeouts = self.ctx.config.respond.timeouts
         reason = f"{self.alert.rule_id}: {self.alert.title}"
         # no `with`: its exit would wait for a hung step; a timed-out thread is abandoned
