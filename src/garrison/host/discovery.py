@@ -5,6 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from garrison.config.schema import Config
+from garrison.errors import HostError
+from garrison.host.collectors.sockets import (
+    ListeningSocket,
+    collect_listening_sockets,
+    collect_ssh_ports,
+)
 from garrison.host.host import Host
 
 #: Well-known install locations, relative to a home directory (or absolute).
@@ -40,65 +47,28 @@ class FoundStrategy:
 
 
 @dataclass(frozen=True)
-class Listener:
-    port: int
-    protocol: str
-    address: str
-    process: str
-
-
-@dataclass(frozen=True)
 class Discovery:
     hostname: str
     ssh_ports: tuple[int, ...]
-    listeners: tuple[Listener, ...]
+    listeners: tuple[ListeningSocket, ...]
     strategies: tuple[FoundStrategy, ...] = field(default_factory=tuple)
 
 
 def discover(host: Host) -> Discovery:
     """Look at the host (files through host.root; processes and sockets only when live)."""
+    config = Config()  # init runs before there is a config: describe the host on defaults
+    listeners: tuple[ListeningSocket, ...] = ()
+    if host.live:
+        try:
+            listeners = collect_listening_sockets(host, config)
+        except HostError:
+            listeners = ()  # not root: init still writes a config, just without the list
     return Discovery(
         hostname=host.hostname,
-        ssh_ports=_ssh_ports(host),
-        listeners=_listeners() if host.live else (),
+        ssh_ports=collect_ssh_ports(host, config).ports,
+        listeners=listeners,
         strategies=_strategies(host),
     )
-
-
-def _ssh_ports(host: Host) -> tuple[int, ...]:
-    text = host.read_text_or_none("/etc/ssh/sshd_config") or ""
-    ports = []
-    for line in text.splitlines():
-        words = line.split("#", 1)[0].split()
-        if len(words) >= 2 and words[0].lower() == "port" and words[1].isdigit():
-            ports.append(int(words[1]))
-    return tuple(ports) or (22,)
-
-
-def _listeners() -> tuple[Listener, ...]:
-    import psutil  # only needed on the live host
-
-    seen: dict[tuple[int, str], Listener] = {}
-    try:
-        conns = psutil.net_connections(kind="inet")
-    except (psutil.AccessDenied, OSError):
-        return ()
-    for conn in conns:
-        is_tcp_listen = conn.status == psutil.CONN_LISTEN
-        is_udp_bound = conn.type == 2 and not conn.raddr  # SOCK_DGRAM
-        if not (is_tcp_listen or is_udp_bound) or not conn.laddr:
-            continue
-        proto = "tcp" if is_tcp_listen else "udp"
-        name = ""
-        if conn.pid:
-            try:
-                name = psutil.Process(conn.pid).name()
-            except (psutil.Error, OSError):
-                name = f"pid {conn.pid}"
-        key = (conn.laddr.port, proto)
-        if key not in seen or conn.laddr.ip in ("0.0.0.0", "::"):  # noqa: S104 - a comparison
-            seen[key] = Listener(conn.laddr.port, proto, conn.laddr.ip, name)
-    return tuple(sorted(seen.values(), key=lambda item: (item.protocol, item.port)))
 
 
 def _strategies(host: Host) -> tuple[FoundStrategy, ...]:

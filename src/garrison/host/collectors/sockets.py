@@ -7,7 +7,6 @@ it is only meaningful on the live host and needs root to see other users' proces
 from __future__ import annotations
 
 import ipaddress
-import re
 import socket
 from dataclasses import dataclass
 
@@ -18,8 +17,6 @@ from garrison.errors import HostError
 from garrison.host.host import Host
 
 DEFAULT_SSH_PORT = 22
-_PORT_LINE = re.compile(r"^\s*Port\s+(\d+)\s*(?:#.*)?$", re.IGNORECASE | re.MULTILINE)
-_INCLUDE_LINE = re.compile(r"^\s*Include\s+(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -106,37 +103,22 @@ class SshPorts:
 
 
 def collect_ssh_ports(host: Host, config: Config) -> SshPorts:
-    """The Port lines of sshd_config (and files it Includes), or 22 when none is set.
+    """sshd's Port lines as its config files say (Include honoured), or 22 when none is set.
 
-    A small reader of its own: the SSH area's full parser handles Match blocks and more,
-    but the port is all that is needed to know which listener is expected.
+    Uses the SSH area's offline parser, without running sshd: this is the fallback for when
+    `sshd -T` cannot say (see checks.image.expected_ssh_ports).
     """
+    from garrison.checks.base import CheckSkipped
+    from garrison.host.collectors.sshd import load_sshd_config
+
     main = config.ssh.sshd_config
-    ports: list[int] = []
-    sources: list[str] = []
-    for path in [main, *_included(host, main)]:
-        text = host.read_text_or_none(path) if not host.is_dir(path) else None
-        if not text:
-            continue
-        for match in _PORT_LINE.finditer(text.split("\nMatch ", 1)[0]):
-            line = text.count("\n", 0, match.start()) + 1
-            ports.append(int(match[1]))
-            sources.append(f"{path}:{line}")
-    if not ports:
+    try:
+        sshd = load_sshd_config(host, main, run_sshd=False)
+    except (CheckSkipped, HostError):
+        return SshPorts((DEFAULT_SSH_PORT,), f"default (no readable {main})")
+    origins = [o.origin for o in sshd.all("port") if o.origin != "default"]
+    ports = tuple(sorted(sshd.ports()))
+    if not origins or not ports:
         return SshPorts((DEFAULT_SSH_PORT,), f"default (no Port in {main})")
     # sshd listens on every Port given, so all of them are expected.
-    return SshPorts(tuple(dict.fromkeys(ports)), ", ".join(sources))
-
-
-def _included(host: Host, main: str) -> list[str]:
-    text = host.read_text_or_none(main) if not host.is_dir(main) else None
-    if not text:
-        return []
-    found: list[str] = []
-    for match in _INCLUDE_LINE.finditer(text):
-        for pattern in match[1].split():
-            full = pattern if pattern.startswith("/") else f"/etc/ssh/{pattern}"
-            directory, _, glob = full.rpartition("/")
-            regex = re.compile("^" + re.escape(glob).replace(r"\*", ".*").replace(r"\?", ".") + "$")
-            found.extend(f"{directory}/{n}" for n in host.listdir(directory) if regex.match(n))
-    return found
+    return SshPorts(ports, ", ".join(origins))
