@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -14,7 +13,7 @@ from garrison.errors import EXIT_FINDINGS, SecretError, UsageError
 
 if TYPE_CHECKING:
     from garrison.config.schema import Config
-    from garrison.secrets.backends.interface import SecretBackend, SecretInfo
+    from garrison.secrets.backends.interface import SecretBackend
 
 
 def _prompt_passphrase() -> str:
@@ -67,20 +66,6 @@ def _refuse_argv_value(refused: tuple[str, ...]) -> None:
             "secret values are never taken from the command line (shell history, ps); "
             "pipe the value on stdin or type it at the prompt"
         )
-
-
-def _info_dict(info: SecretInfo) -> dict[str, object]:
-    return {
-        "name": info.name,
-        "version": info.version,
-        "updated": info.updated.isoformat(timespec="seconds") if info.updated else None,
-    }
-
-
-def _info_line(info: SecretInfo) -> str:
-    version = f"v{info.version}" if info.version is not None else "-"
-    updated = info.updated.isoformat(timespec="seconds") if info.updated else "-"
-    return f"{info.name:<32} {version:>6}  {updated}"
 
 
 @click.group("secrets")
@@ -162,6 +147,7 @@ def put_command(ctx: click.Context, name: str, refused: tuple[str, ...]) -> None
 def get_command(ctx: click.Context, name: str, reveal: bool, fmt: str) -> None:
     """Show NAME's metadata; the value only with --reveal on a terminal."""
     from garrison.secrets.memory import wipe
+    from garrison.secrets.render import render_info
 
     config = get_config(ctx)
     if reveal and not sys.stdout.isatty():
@@ -179,11 +165,7 @@ def get_command(ctx: click.Context, name: str, reveal: bool, fmt: str) -> None:
             return
     finally:
         wipe(value)
-    data = {**_info_dict(info), "length": length, "backend": store.describe()}
-    if fmt == "json":
-        emit(json.dumps(data, indent=2) + "\n", None)
-    else:
-        emit("\n".join(f"{k:<8} {v}" for k, v in data.items()) + "\n", None)
+    emit(render_info(info, length, store.describe(), fmt), None)
 
 
 @secrets_group.command(
@@ -194,17 +176,15 @@ def get_command(ctx: click.Context, name: str, reveal: bool, fmt: str) -> None:
 @click.pass_context
 def list_command(ctx: click.Context, fmt: str) -> None:
     """List secret names, versions and update times (never values)."""
+    from garrison.secrets.render import render_list
+
     config = get_config(ctx)
     store = _store(config)
     try:
         infos = store.list()
     finally:
         store.close()
-    if fmt == "json":
-        emit(json.dumps([_info_dict(i) for i in infos], indent=2) + "\n", None)
-        return
-    lines = [_info_line(i) for i in infos]
-    emit("\n".join([*lines, f"{len(infos)} secrets in {store.describe()}"]) + "\n", None)
+    emit(render_list(infos, store.describe(), fmt), None)
 
 
 @secrets_group.command("rm", epilog="\b\nExample:\n  garrison secrets rm old_key --yes")
@@ -284,9 +264,9 @@ def rotate_command(
     fmt: str,
 ) -> None:
     """Take a new version of NAME, restart the strategies using it, record the rotation."""
-    from garrison.model import to_jsonable
     from garrison.secrets.backends.interface import valid_name
     from garrison.secrets.memory import wipe
+    from garrison.secrets.render import render_rotation
     from garrison.secrets.rotation import rotate
 
     _refuse_argv_value(refused)
@@ -298,12 +278,7 @@ def rotate_command(
     finally:
         if value is not None:
             wipe(value)
-    if fmt == "json":
-        emit(json.dumps(to_jsonable(record), indent=2) + "\n", None)
-        return
-    version = f" version {record.version}" if record.version is not None else ""
-    lines = [f"rotated {record.secret}{version} ({record.backend})", *record.restarts]
-    emit("\n".join(lines) + "\n", None)
+    emit(render_rotation(record, fmt), None)
 
 
 @secrets_group.command(
@@ -317,6 +292,7 @@ def status_command(ctx: click.Context, fmt: str) -> None:
     """Check the backend is reachable and list secrets overdue for rotation (exit 1 if any)."""
     from datetime import UTC, datetime
 
+    from garrison.secrets.render import render_status
     from garrison.secrets.rotation import overdue
 
     config = get_config(ctx)
@@ -329,30 +305,7 @@ def status_command(ctx: click.Context, fmt: str) -> None:
         late = overdue(config, backend=store if ok else None)
     finally:
         store.close()
-    now = datetime.now(UTC)
-    if fmt == "json":
-        data = {
-            "backend": {"ok": ok, "status": backend_line},
-            "overdue": [
-                {
-                    "name": o.name,
-                    "cadence_days": o.cadence_days,
-                    "source": o.source,
-                    "last_rotated": o.last_rotated.isoformat() if o.last_rotated else None,
-                }
-                for o in late
-            ],
-        }
-        emit(json.dumps(data, indent=2) + "\n", None)
-    else:
-        lines = [f"backend: {'ok' if ok else 'FAIL'}: {backend_line}"]
-        for o in late:
-            age = o.age_days(now)
-            since = f"{age:.1f} days ago" if age is not None else "never on record"
-            lines.append(f"overdue: {o.name}: cadence {o.cadence_days:g} d, last {since}")
-        if not late:
-            lines.append("rotation: nothing overdue")
-        emit("\n".join(lines) + "\n", None)
+    emit(render_status(ok, backend_line, late, datetime.now(UTC), fmt), None)
     if late or not ok:
         ctx.exit(EXIT_FINDINGS)
 
@@ -379,7 +332,7 @@ def scan_command(ctx: click.Context, paths: tuple[str, ...], no_proc: bool, fmt:
     """Find API keys, passwords and private keys left on disk (and in bots' environments)."""
     import os
 
-    from garrison.model import to_jsonable
+    from garrison.secrets.render import render_scan
     from garrison.secrets.scanner.scan import default_scan_paths, scan_paths
 
     config = get_config(ctx)
@@ -404,15 +357,7 @@ def scan_command(ctx: click.Context, paths: tuple[str, ...], no_proc: bool, fmt:
     finally:
         if status is not None:
             status.stop()
-    if fmt == "json":
-        emit(json.dumps(to_jsonable(result), indent=2) + "\n", None)
-    else:
-        lines = [f"{f.location}: {f.rule}: {f.redacted}  ({f.detail})" for f in result.findings]
-        summary = (
-            f"{len(result.findings)} secrets found in {result.files_scanned} files "
-            f"({result.files_skipped} skipped)"
-        )
-        emit("\n".join([*lines, summary]) + "\n", None)
+    emit(render_scan(result, fmt), None)
     if result.findings:
         ctx.exit(EXIT_FINDINGS)
 
