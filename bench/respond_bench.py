@@ -206,7 +206,7 @@ def main() -> int:
           f"apprise json:// notify; load average {os.getloadavg()[0]:.1f}")
     print(f"  alert -> all strategies frozen      {fmt(frozen)}   (target p99 <= 50 ms)")
     print(f"  anchor pkill -STOP -f               {fmt(anchor)}   "
-          f"ratio p50 {pct(anchor, 50) / pct(frozen, 50):.2f}x")
+          f"anchor/garrison p50 {pct(anchor, 50) / pct(frozen, 50):.2f}x")
     print(f"  alert -> orders cancelled + locked  {fmt(locked)}")
     print(f"  alert -> notification delivered     {fmt(notified)}   (target <= 2 s)")
     print(f"  playbook returns (webhook OK)       {fmt(returned)}")

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from garrison.cli.common import config_option, emit, format_option, get_config, use_color
+from garrison.cli.common import (
+    config_option,
+    emit,
+    format_option,
+    get_config,
+    stderr_console,
+    use_color,
+    warn,
+)
 from garrison.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
@@ -112,6 +120,11 @@ def thaw_command(ctx: click.Context, strategies: tuple[str, ...], release_kill_s
         raise UsageError("no [[strategies]] configured: nothing to thaw")
     records = thaw_all(rctx, chosen, release=release_kill_switch or not strategies)
     emit(_render(records, fmt), None)
+    from garrison.respond import killswitch
+
+    if killswitch.engaged(config) is not None:
+        warn(f"the kill switch {killswitch.kill_switch_path(config)} is still engaged: "
+             "strategies that honour it stay idle (garrison thaw --release-kill-switch)")
     ctx.exit(_exit_code(records))
 
 
@@ -159,7 +172,11 @@ def respond_group(ctx: click.Context, dry_run: bool, alert_file: str | None,
     else:
         raise UsageError("say what happened: --rule ID --summary TEXT, --alert-file F, "
                          "or --dry-run")
-    result = execute_playbook(alert, config, dry_run=dry_run, wait_notify_s=wait_notify)
+    if sys.stderr.isatty() and not dry_run:  # evidence and rebuild can take minutes
+        with stderr_console.status(f"responding to {alert.rule_id}: freeze, broker, evidence..."):
+            result = execute_playbook(alert, config, wait_notify_s=wait_notify)
+    else:
+        result = execute_playbook(alert, config, dry_run=dry_run, wait_notify_s=wait_notify)
     header = ("Plan (dry run): nothing was changed" if dry_run else
               f"Incident {result.incident_id}: records in "
               f"{Path(config.paths.state_dir) / 'incidents' / result.incident_id}")
@@ -237,7 +254,10 @@ def show_command(ctx: click.Context, incident: str | None, fmt: str) -> None:
         raise UsageError(f"no incidents under {config.paths.state_dir}/incidents")
     records = found.records()
     items = open_items(records)
-    header = f"Incident {found.id}: " + (
+    from garrison.respond import killswitch
+
+    switch = "engaged" if killswitch.engaged(config) is not None else "released"
+    header = f"Incident {found.id} (kill switch {switch}): " + (
         "open: " + ", ".join(i.key for i in items) if items else "nothing open")
     emit(_render(records, fmt, header, {"incident": found.id,
                                         "open": [i.key for i in items]}), None)
