@@ -2,8 +2,9 @@
 
 The walk (one thread) reads directories depth-first with names sorted, so records come out in
 manifest order. Consecutive entries are grouped into chunks; a thread pool lstat()s, reads and
-hashes each chunk (BLAKE3 and file reads release the GIL; big files are hashed through an mmap,
-one thread per file: BLAKE3's own thread pool only added CPU on 2 cores). Chunks are yielded in
+hashes each chunk (BLAKE3 and file reads release the GIL; big files are read in 4 MiB blocks into
+a reused buffer, one thread per file: BLAKE3's own thread pool only added CPU on 2 cores, and an
+mmap turns a file truncated mid-read into SIGBUS). Chunks are yielded in
 submission order with a bounded number in flight, so memory stays flat however many files there
 are.
 """
@@ -17,6 +18,7 @@ import os
 import re
 import signal
 import stat
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import (
@@ -35,8 +37,9 @@ from garrison.errors import IntegrityError
 from garrison.integrity.records import UNREADABLE, FileRecord, record_from_stat, sort_key
 
 CAPABILITY_XATTR = "security.capability"
-#: Files at least this big are hashed through an mmap instead of read().
+#: Files at least this big are read block by block into a reused buffer of BIG_READ_BYTES.
 BIG_FILE_BYTES = 4 << 20
+BIG_READ_BYTES = 4 << 20
 CHUNK_ENTRIES = 64
 #: Entries after which a scan moves from threads to worker processes (when allowed).
 PROCESS_THRESHOLD = 4096
@@ -227,25 +230,41 @@ def _walk_dir(
         yield from _walk_dir(spec, path, device, excluded, problems, mounts)
 
 
+_buffers = threading.local()
+
+
+def _read_buffer() -> bytearray:
+    """A per-thread read buffer: big files are hashed in place, never held whole in memory."""
+    buffer: bytearray | None = getattr(_buffers, "buffer", None)
+    if buffer is None:
+        buffer = _buffers.buffer = bytearray(BIG_READ_BYTES)
+    return buffer
+
+
 def hash_file(real_path: str, size: int, algorithm: str) -> str:
-    """Hex digest of a file's content. Raises OSError when it cannot be read."""
-    if algorithm == "blake3" and size >= BIG_FILE_BYTES:
-        hasher = blake3.blake3()
-        hasher.update_mmap(real_path)
-        return str(hasher.hexdigest())
+    """Hex digest of a file's content. Raises OSError when it cannot be read.
+
+    Plain reads, not mmap: a file truncated while mapped kills the process with SIGBUS.
+    """
     # os.open/os.read: no file object per file. O_NOFOLLOW and O_NONBLOCK: if the file was
     # swapped for a symlink or a FIFO since the lstat, fail instead of following or hanging.
     fd = os.open(real_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         digest = blake3.blake3() if algorithm == "blake3" else hashlib.sha256()
-        want = size + 1 if size < READ_BLOCK else READ_BLOCK
-        block = os.read(fd, want)
-        while block:
-            digest.update(block)
-            if len(block) < want:  # a short read of a regular file is its end
-                break
-            want = READ_BLOCK
+        if size < BIG_FILE_BYTES:
+            want = size + 1
             block = os.read(fd, want)
+            while block:
+                digest.update(block)
+                if len(block) < want:  # a short read of a regular file is its end
+                    break
+                want = READ_BLOCK
+                block = os.read(fd, want)
+        else:
+            buffer = _read_buffer()
+            view = memoryview(buffer)
+            while count := os.readv(fd, [buffer]):
+                digest.update(view[:count])
     finally:
         os.close(fd)
     return str(digest.hexdigest())
