@@ -1,41 +1,47 @@
-"""Turn a human attestation ([attestations.NAME]) into a finding: PASS until it expires."""
+"""Turn a human attestation ([attestations.NAME]) into a finding: PASS until it expires.
+
+Used for the controls garrison cannot observe: MFA on the provider console (box 3), a manual
+recovery drill (box 8), a penetration test (box 9).
+"""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
 from garrison.checks.base import Check
+from garrison.config.audit import Attestation
 from garrison.model import Evidence, Finding
 
 
 def attestation_finding(
-    check: Check, attestations: dict[str, object], name: str, what: str, today: date | None = None
+    check: Check, attestations: Mapping[str, Attestation], name: str, what: str
 ) -> Finding:
-    """PASS while [attestations.NAME] is valid, FAIL once expired, MANUAL when absent."""
-    from garrison.config.audit import Attestation
-
-    today = today or date.today()
-    source = f"garrison.toml [attestations.{name}]"
+    """PASS while [attestations.NAME] is valid, FAIL when expired or future-dated, else MANUAL."""
+    source = f"config [attestations.{name}]"
     entry = attestations.get(name)
-    if not isinstance(entry, Attestation):
+    if entry is None:
         return check.manual(
-            f"{what}: garrison cannot see this; attest it in [attestations.{name}] "
-            "(date, by) once it is done",
-            Evidence(source, "no attestation", "date + by"),
+            f"confirm {what}, then attest it in [attestations.{name}] (date, by)",
+            Evidence(source, "no attestation", "date and by, renewed every 90 days"),
         )
+    today = datetime.now(UTC).date()
     expires = entry.date + timedelta(days=entry.valid_days)
-    observed = f"attested by {entry.by} on {entry.date.isoformat()}"
+    said = f"attested by {entry.by} on {entry.date.isoformat()}"
+    if entry.note:
+        said += f" ({entry.note})"
     if entry.date > today:
         return check.failed(
-            f"{what}: the attestation is dated in the future ({entry.date.isoformat()})",
-            Evidence(source, observed, "a date not after today"),
+            f"{what}: attestation dated in the future ({entry.date})",
+            Evidence(source, said, f"a date on or before {today}"),
         )
-    if expires < today:
+    if expires <= today:
         return check.failed(
-            f"{what}: the attestation expired on {expires.isoformat()}",
-            Evidence(source, observed, f"renewed every {entry.valid_days} days"),
+            f"{what}: attestation expired on {expires.isoformat()} "
+            f"({(today - expires).days} days ago); check again and renew the date",
+            Evidence(source, said, f"within {entry.valid_days} days"),
         )
     return check.passed(
-        f"{what}: {observed}, valid until {expires.isoformat()}",
-        Evidence(source, observed),
+        f"{what}: {said}, valid until {expires.isoformat()}",
+        Evidence(source, said, f"within {entry.valid_days} days"),
     )

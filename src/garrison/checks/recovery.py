@@ -32,7 +32,7 @@ class RecoveryDrillProven(Check):
         source = f"{config.paths.state_dir}/{DRILLS_FILE}"
         if not drills:
             yield attestation_finding(
-                self, dict(config.attestations), "recovery_drill", "recovery drill"
+                self, config.attestations, "recovery_drill", "a recovery drill"
             )
             return
         last = drills[-1]

@@ -10,8 +10,8 @@ inside the token and pass.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
 
+from garrison.checks.attestation import attestation_finding
 from garrison.checks.base import Check, CheckSkipped
 from garrison.checks.ssh import AREA, ITEM, setting_evidence, sshd_config
 from garrison.errors import GarrisonError
@@ -283,40 +283,6 @@ class ProviderConsoleMfa(Check):
     )
 
     def run(self, facts: Facts) -> Iterable[Finding]:
-        attestation = facts.config.attestations.get(MFA_ATTESTATION)
-        source = f"config [attestations.{MFA_ATTESTATION}]"
-        if attestation is None:
-            yield self.manual(
-                "confirm MFA on the provider console, then attest it in the config",
-                Evidence(
-                    source=source,
-                    observed="no attestation",
-                    expected="date and by, renewed every 90 days",
-                ),
-            )
-            return
-        today = datetime.now(UTC).date()
-        expires = attestation.date + timedelta(days=attestation.valid_days)
-        said = f"attested by {attestation.by} on {attestation.date.isoformat()}"
-        if attestation.note:
-            said += f" ({attestation.note})"
-        if attestation.date > today:
-            yield self.failed(
-                f"attestation dated in the future ({attestation.date})",
-                Evidence(source, said, f"a date on or before {today}"),
-            )
-        elif expires <= today:
-            yield self.failed(
-                f"attestation expired on {expires.isoformat()} ({_days(today, expires)} days "
-                "ago); check MFA again and renew the date",
-                Evidence(source, said, f"within {attestation.valid_days} days"),
-            )
-        else:
-            yield self.passed(
-                f"{said}, valid until {expires.isoformat()}",
-                Evidence(source, said, f"within {attestation.valid_days} days"),
-            )
-
-
-def _days(later: date, earlier: date) -> int:
-    return (later - earlier).days
+        yield attestation_finding(
+            self, facts.config.attestations, MFA_ATTESTATION, "MFA on the provider console"
+        )
