@@ -22,7 +22,8 @@ EXPECTED = {
     ("/etc/systemd/system/bot.service", 7, "deribit-client-secret"),
     ("/home/trader/.zsh_history", 1, "kraken-api-key"),
     ("/home/trader/.zsh_history", 2, "kraken-private-key"),
-    ("/home/trader/hummingbot/conf/connectors/binance.yml", 6, "binance-api-key"),
+    ("/home/trader/hummingbot/conf/connectors/binance.yml", 6, "hummingbot-unencrypted"),
+    ("/home/trader/hummingbot/conf/connectors/okx.yml", 4, "hummingbot-unencrypted"),
     ("/opt/bot/settings.py", 4, "key-assignment"),
     ("/opt/cdp/cdp_api_key.json", 2, "coinbase-cdp-key-name"),
     ("/opt/cdp/cdp_api_key.json", 3, "coinbase-cdp-private-key"),
@@ -34,7 +35,8 @@ EXPECTED = {
     ("/opt/freqtrade/user_data/config.json", 26, "freqtrade-api_server-jwt_secret_key"),
     ("/opt/freqtrade/user_data/config.json", 27, "freqtrade-api_server-ws_token"),
     ("/opt/keys/broker.pem", 1, "private-key-pem"),
-    ("/opt/mt5/Config/common.ini", 4, "password-assignment"),
+    ("/opt/mt4/terminal.ini", 3, "ini-password"),
+    ("/opt/mt5/Config/common.ini", 4, "ini-password"),
     ("/root/.bash_history", 2, "okx-api-key"),
     ("/root/.bash_history", 3, "key-assignment"),
     ("/root/.bash_history", 4, "password-assignment"),
@@ -42,6 +44,7 @@ EXPECTED = {
     ("/srv/bot/.env", 2, "bybit-api-key"),
     ("/srv/bot/.env", 3, "bybit-api-secret"),
     ("/srv/bot/docker-compose.yml", 6, "oanda-token"),
+    ("/srv/bot/docker-compose.yml", 13, "binance-api-key"),
 }
 
 

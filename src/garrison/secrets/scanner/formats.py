@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from garrison.secrets.scanner.rules import (
+    ENCRYPTED_HUMMINGBOT_PREFIX,
     PEM_PRIVATE,
     SENSITIVE_NAME,
     Hit,
@@ -88,4 +89,38 @@ def pem_hits(lines: list[str]) -> list[tuple[int, Hit]]:
         body = rest if len(rest) > 16 else (lines[number] if number < len(lines) else "")
         rule = "coinbase-cdp-private-key" if cdp and kind == "EC PRIVATE KEY" else "private-key-pem"
         out.append((number, Hit(rule, body.strip() or kind, f"{kind} block")))
+    return out
+
+
+_YAML_PAIR = re.compile(r"^\s*(?P<name>[A-Za-z0-9_]+)\s*:\s*(?P<value>.*?)\s*$")
+# MT passwords are often plain words: only template markers count as placeholders here
+_INI_PLACEHOLDER = re.compile(r"^(?:\*+|<.*>|\$\{.*\}|%\w+%|\{\{.*\}\})$")
+_INI_PASSWORD = re.compile(r"^\s*(?P<name>\w*Password)\s*=\s*(?P<value>\S.*?)\s*$", re.IGNORECASE)
+
+
+def hummingbot_hits(lines: list[str]) -> list[tuple[int, Hit]]:
+    """Connector YAML (conf/connectors/*.yml): every non-empty key/secret/passphrase value
+    must be Hummingbot-encrypted; a plain one is reported whatever it looks like."""
+    out = []
+    for number, line in enumerate(lines, 1):
+        match = _YAML_PAIR.match(line)
+        if not match or not SENSITIVE_NAME.search(match.group("name")):
+            continue
+        value = match.group("value").strip("'\"")
+        if (
+            value
+            and value.lower() not in ("null", "none", "~", "''", '""')
+            and not value.startswith(ENCRYPTED_HUMMINGBOT_PREFIX)
+        ):
+            out.append((number, Hit("hummingbot-unencrypted", value, match.group("name"))))
+    return out
+
+
+def ini_password_hits(lines: list[str]) -> list[tuple[int, Hit]]:
+    """MT4/MT5 .ini: any non-empty Password= (also ProxyPassword=, InvestorPassword=)."""
+    out = []
+    for number, line in enumerate(lines, 1):
+        match = _INI_PASSWORD.match(line)
+        if match and not _INI_PLACEHOLDER.match(match.group("value")):
+            out.append((number, Hit("ini-password", match.group("value"), match.group("name"))))
     return out

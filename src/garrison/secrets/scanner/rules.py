@@ -73,9 +73,8 @@ _PLACEHOLDER = re.compile(
 )
 
 _SYSTEMD_ENV = re.compile(r"^\s*Environment=[\"']?")
-_COMMENT = re.compile(r"^\s*(?:#|;|//|--|\*|/\*|<!--|REM\b|')")
-
 ENCRYPTED_HUMMINGBOT_PREFIX = "7b2263727970746f22"  # hex of '{"crypto"'
+_COMMENT = re.compile(r"^\s*(?:#|;|//|--|\*|/\*|<!--|REM\b|')")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,12 @@ from pathlib import Path
 
 from garrison.config.schema import Config
 from garrison.secrets.memory import redact
-from garrison.secrets.scanner.formats import json_hits, pem_hits
+from garrison.secrets.scanner.formats import (
+    hummingbot_hits,
+    ini_password_hits,
+    json_hits,
+    pem_hits,
+)
 from garrison.secrets.scanner.rules import Hit, scan_line
 
 DEFAULT_PATHS = ("/etc", "/home", "/root", "/opt", "/srv", "/var/lib")
@@ -209,6 +214,10 @@ def scan_text(text: str, shown: str) -> list[ScanFinding]:
     structured = json_hits(text) if shown.endswith(".json") or text.lstrip()[:1] == "{" else None
     if structured is not None:
         found += structured
+    if fnmatch.fnmatch(shown, "*/conf/connectors/*.yml"):
+        found += hummingbot_hits(lines)
+    elif shown.lower().endswith(".ini"):
+        found += ini_password_hits(lines)
     # line rules also run on JSON: a token shape under an unremarkable key is still a token
     known = {hit.value for _number, hit in found}
     for number, line in enumerate(lines, 1):
