@@ -172,6 +172,8 @@ def respond_group(ctx: click.Context, dry_run: bool, alert_file: str | None,
     else:
         raise UsageError("say what happened: --rule ID --summary TEXT, --alert-file F, "
                          "or --dry-run")
+    if wait_notify is None:
+        wait_notify = config.respond.timeouts.notify
     if sys.stderr.isatty() and not dry_run:  # evidence and rebuild can take minutes
         with stderr_console.status(f"responding to {alert.rule_id}: freeze, broker, evidence..."):
             result = execute_playbook(alert, config, wait_notify_s=wait_notify)

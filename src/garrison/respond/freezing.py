@@ -43,9 +43,16 @@ def freeze_all(
     ctx: ResponseContext, strategies: list[Strategy], reason: str
 ) -> list[ActionRecord]:
     """Engage the kill switch, then freeze every strategy concurrently."""
-    records = [timed(ctx, "kill_switch", "engage", lambda: _engage(ctx, reason))]
-    records += _each(ctx, strategies, thaw=False)
-    return records
+    return [engage_kill_switch(ctx, reason), *freeze_strategies(ctx, strategies)]
+
+
+def engage_kill_switch(ctx: ResponseContext, reason: str) -> ActionRecord:
+    return timed(ctx, "kill_switch", "engage", lambda: _engage(ctx, reason))
+
+
+def freeze_strategies(ctx: ResponseContext, strategies: list[Strategy]) -> list[ActionRecord]:
+    """Freeze every strategy (local methods inline, remote ones in parallel)."""
+    return _each(ctx, strategies, thaw=False)
 
 
 def thaw_all(

@@ -26,7 +26,7 @@ from garrison.respond.brokering import broker_all, plan_broker
 from garrison.respond.context import ResponseContext, StepOutcome, timed
 from garrison.respond.evidence import collect_evidence, plan_evidence
 from garrison.respond.freeze.discovery import find_pids
-from garrison.respond.freezing import freeze_all, plan_freeze
+from garrison.respond.freezing import engage_kill_switch, freeze_strategies, plan_freeze
 from garrison.respond.incident import Incident
 from garrison.respond.message import incident_message
 from garrison.respond.notify import Notifier
@@ -54,10 +54,11 @@ def run_playbook(
 ) -> list[ActionRecord]:
     """Respond to one alert. With dry_run, return the plan (DRY_RUN records), touch nothing.
 
-    `notifier` lets a long-lived caller (the guard) share one delivery queue and rate limit;
-    by default one is made here. `wait_notify_s`: how long to wait for deliveries before
-    returning (default: respond.timeouts.notify when the notifier is ours, 0 otherwise);
-    later delivery records are still appended to the incident's records.jsonl.
+    `notifier` lets a long-lived caller (the guard) share one delivery queue; by default one
+    is made here (rate limit and dedup state are shared through state_dir anyway).
+    `wait_notify_s`: how long to wait for deliveries before returning (default 0: a daemon
+    returns at once and delivery goes on in the background; the CLI waits). Delivery records
+    are appended to the incident's records.jsonl whenever they finish.
     """
     return execute_playbook(alert, config, dry_run=dry_run, secrets=secrets, notifier=notifier,
                             wait_notify_s=wait_notify_s).records
@@ -79,12 +80,10 @@ def execute_playbook(
         return PlaybookResult("", plan_playbook(ctx))
     incident = Incident.create(config.paths.state_dir, alert)
     ctx = ResponseContext(config, reader, Redactor(), incident_id=incident.id, alert_id=alert.id)
-    own_notifier = notifier is None
     if notifier is None:
         notifier = Notifier(config.respond.notify, config.paths.state_dir, None, ctx.redactor)
     records = _Run(ctx, incident, alert, notifier).run()
-    wait = wait_notify_s if wait_notify_s is not None else (
-        config.respond.timeouts.notify if own_notifier else 0.0)
+    wait = wait_notify_s or 0.0
     if wait > 0 and "notify" in config.respond.steps:
         notifier.flush(wait)
     return PlaybookResult(incident.id, records)
@@ -183,15 +182,17 @@ class _Run:
         timeouts = self.ctx.config.respond.timeouts
         reason = f"{self.alert.rule_id}: {self.alert.title}"
         # no `with`: its exit would wait for a hung step; a timed-out thread is abandoned
+        out: list[ActionRecord] = []
+        if "freeze" in phase:  # first, and outside any timeout: a file write
+            out.append(engage_kill_switch(self.ctx, reason))
         pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="garrison-contain")
         futures: list[tuple[str, float, Future[list[ActionRecord]]]] = []
         if "freeze" in phase:
             strategies = list(self.ctx.config.strategies)
             futures.append(("freeze", timeouts.freeze,
-                            pool.submit(freeze_all, self.ctx, strategies, reason)))
+                            pool.submit(freeze_strategies, self.ctx, strategies)))
         if "broker" in phase:
             futures.append(("broker", timeouts.broker, pool.submit(broker_all, self.ctx)))
-        out: list[ActionRecord] = []
         for step, limit, future in futures:
             out += _result(self.ctx, step, limit, future)
         pool.shutdown(wait=False, cancel_futures=True)
