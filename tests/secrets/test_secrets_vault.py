@@ -3,8 +3,10 @@ auth, response wrapping, and the failures (sealed, expired token, unreachable)."
 
 from __future__ import annotations
 
+import json
 import secrets as pysecrets
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -79,6 +81,9 @@ def test_kv2_versions_via_cli(bao: Bao, genv: Env, tmp_path: Path) -> None:
     assert b'"version": 2' in got.stdout and b'"length": 64' in got.stdout
     listed = genv.garrison("secrets", "list")
     assert b"bybit_key" in listed.stdout and b"v2" in listed.stdout
+    as_json = json.loads(genv.garrison("secrets", "list", "-f", "json").stdout)
+    assert [(i["name"], i["version"]) for i in as_json] == [("bybit_key", 2)]
+    assert as_json[0]["updated"].startswith(str(datetime.now(UTC).year))
     # the value really is in OpenBao, version by version
     assert (
         bao.run("kv", "get", "-field=value", f"secret/{prefix}/bybit_key").strip() == CANARY_SECRET

@@ -9,6 +9,7 @@ the file is useless after start-up.
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,16 +36,17 @@ def _read_small_file(path: str, what: str) -> str:
         raise SecretError(f"{path}: cannot read {what}: {exc.strerror}") from None
 
 
-def _parse_time(text: object) -> datetime | None:
-    if not isinstance(text, str) or not text:
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def parse_time(text: object) -> datetime | None:
+    """Vault's RFC 3339 times (nanosecond fractions, 'Z') as aware datetimes; None if absent."""
+    match = _RFC3339.match(text) if isinstance(text, str) else None
+    if not match:
         return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")[:26] + "+00:00")
-    except ValueError:
-        try:
-            return datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return None
+    whole, fraction, zone = match.groups()
+    micro = (fraction or ".0")[1:7].ljust(6, "0")
+    return datetime.fromisoformat(f"{whole}.{micro}{'+00:00' if zone == 'Z' else zone}")
 
 
 class VaultBackend(SecretBackend):
@@ -202,7 +204,7 @@ class VaultBackend(SecretBackend):
             name,
         )
         meta = response.get("data") or {}
-        return SecretInfo(name, meta.get("version"), _parse_time(meta.get("created_time")))
+        return SecretInfo(name, meta.get("version"), parse_time(meta.get("created_time")))
 
     def info(self, name: str) -> SecretInfo:
         kv = self._kv
@@ -215,11 +217,10 @@ class VaultBackend(SecretBackend):
         version = meta.get("current_version")
         versions = meta.get("versions") or {}
         created = (versions.get(str(version)) or {}).get("created_time") or meta.get("updated_time")
-        return SecretInfo(name, version, _parse_time(created))
+        return SecretInfo(name, version, parse_time(created))
 
     def list(self) -> list[SecretInfo]:
         kv = self._kv
-        hvac = _hvac()
         try:
             response = self._call(
                 lambda: kv.list_secrets(
@@ -231,7 +232,6 @@ class VaultBackend(SecretBackend):
             if "not found" in str(exc):
                 return []
             raise
-        del hvac
         keys = sorted(
             k for k in (response.get("data") or {}).get("keys", []) if not k.endswith("/")
         )
