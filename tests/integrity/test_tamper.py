@@ -97,6 +97,8 @@ def test_lines_reordered(cli, signed: tuple[Path, Path], signing_key: Path) -> N
     # even signed by the right key (a garrison bug, say), a misordered manifest is refused
     _resign(manifest, signing_key)
     _refused(cli, config, "records out of order: tampered")
+    full = cli("verify", "-c", str(config), "--full")
+    assert full.code == 2 and "records out of order: tampered" in full.err
 
 
 @pytest.mark.parametrize("cut", ["half", "end-line"])

@@ -132,6 +132,11 @@ def test_drift_kinds(cli, config_file: Path, signing_key: Path, tree: Path) -> N
     assert changes[("added", str(bin_dir / "dropper"))]["severity"] == "high"
     last = json.loads((config_file.parent / "state" / "last-verify.json").read_text())
     assert last["clean"] is False and last["worst"] == "critical"
+    # --full (raw-line diff) reports exactly what fast mode (record diff) reports
+    full = _changes(cli, config_file, "--full")
+    assert {k: (v["severity"], v["detail"]) for k, v in full.items()} == {
+        k: (v["severity"], v["detail"]) for k, v in changes.items()
+    }
     # --fail-on critical: still exit 1 (setuid); a tree with only low drift passes it
     assert cli("verify", "-c", str(config_file), "--fail-on", "critical").code == 1
 

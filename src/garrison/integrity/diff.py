@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from garrison.errors import IntegrityError
 from garrison.integrity.records import TYPE_NAMES, UNREADABLE, FileRecord, sort_key
 from garrison.model import Severity
 
@@ -261,6 +262,11 @@ def diff_records(
             else:
                 yield from _added(new)
             new = next(new_iter, None)
+    yield from _finish(removed, added)
+
+
+def _finish(removed: list[FileRecord], added: list[FileRecord]) -> Iterator[Change]:
+    """Renames first (they consume their removed/added halves), then the rest."""
     yield from _match_renames(removed, added)
     for record in removed:
         yield Change(
@@ -272,6 +278,56 @@ def diff_records(
         )
     for record in added:
         yield from _added(record)
+
+
+def diff_lines(
+    baseline: Iterable[tuple[int, str]],
+    current: Iterable[tuple[FileRecord, str]],
+    parse: Callable[[str, int], FileRecord],
+    *,
+    max_pending: int = 200_000,
+) -> Iterator[Change]:
+    """diff_records over a manifest's raw record lines (numbered) and fresh (record, line) pairs.
+
+    A line identical to the fresh one is skipped without being parsed: on a clean tree almost
+    every line is, and parsing was a third of a full verify's own work. Baseline order is still
+    checked on every line that is parsed.
+    """
+    removed: list[FileRecord] = []
+    added: list[FileRecord] = []
+    base_iter, cur_iter = iter(baseline), iter(current)
+    base, cur = next(base_iter, None), next(cur_iter, None)
+    old: FileRecord | None = None  # `base`, parsed, once needed
+    last_path = ""  # the last baseline path consumed (its key is computed only when needed)
+    while base is not None or cur is not None:
+        if old is None and base is not None and cur is not None and base[1] == cur[1]:
+            last_path = cur[0].path
+            base, cur = next(base_iter, None), next(cur_iter, None)
+            continue
+        if old is None and base is not None:
+            old = parse(base[1], base[0])
+            if last_path and sort_key(old.path) <= sort_key(last_path):
+                raise IntegrityError(f"line {base[0]}: records out of order: tampered")
+            last_path = old.path
+        new = cur[0] if cur is not None else None
+        if old is not None and new is not None and old.path == new.path:
+            if old != new:
+                yield from compare_records(old, new)
+            base, cur, old = next(base_iter, None), next(cur_iter, None), None
+        elif new is None or (old is not None and sort_key(old.path) < sort_key(new.path)):
+            assert old is not None
+            if len(removed) < max_pending:
+                removed.append(old)
+            else:
+                yield Change("removed", old.path, _removed_severity(old), "removed")
+            base, old = next(base_iter, None), None
+        else:
+            if len(added) < max_pending:
+                added.append(new)
+            else:
+                yield from _added(new)
+            cur = next(cur_iter, None)
+    yield from _finish(removed, added)
 
 
 def _removed_severity(record: FileRecord) -> Severity:

@@ -206,6 +206,15 @@ class LoadedManifest:
             last_key = key
             yield record
 
+    def record_lines(self) -> Iterator[tuple[int, str]]:
+        """(line number, raw line) of every record, unparsed (see diff.diff_lines)."""
+        for number, line in _lines(self.data, self.summary.path):
+            if not line.startswith("#"):
+                yield number, line
+
+    def parse(self, line: str, number: int) -> FileRecord:
+        return FileRecord.from_line(line, f"{self.summary.path}:{number}")
+
 
 def _blocks(data: bytes, name: Path) -> Iterator[bytes]:
     """The decompressed content of a gzip manifest held in memory, block by block."""

@@ -21,10 +21,10 @@ from pathlib import Path
 from garrison.config.schema import Config
 from garrison.errors import IntegrityError
 from garrison.integrity.baseline import load_trusted_manifest, protected_paths
-from garrison.integrity.diff import Change, diff_records
+from garrison.integrity.diff import Change, diff_lines, diff_records
 from garrison.integrity.manifest import LoadedManifest
 from garrison.integrity.records import FileRecord, sort_key
-from garrison.integrity.scan import ProgressCallback, ScanProblems, ScanSpec, scan
+from garrison.integrity.scan import ProgressCallback, ScanProblems, ScanSpec, scan, scan_lines
 from garrison.model import Severity, to_jsonable
 
 LAST_VERIFY_FILE = "last-verify.json"
@@ -113,18 +113,28 @@ def verify_manifest(
         processes=processes,
     )
     problems = ScanProblems()
-    # One parse of the baseline feeds both the fast-mode cursor and the diff; tee keeps only
-    # the records between the two (the scan's in-flight window), not the whole manifest.
-    for_diff, for_cursor = itertools.tee(loaded.records())
-    cursor = None if full else _FastModeCursor(for_cursor)
     counter = _Counting()
+    changes: list[Change]
+    if full:
+        # Workers format each fresh record's manifest line; identical lines skip parsing.
+        def counted_lines() -> Iterator[tuple[FileRecord, str]]:
+            for pair in scan_lines(spec, problems, progress=progress):
+                counter.count += 1
+                yield pair
 
-    def counted() -> Iterator[FileRecord]:
-        for record in scan(spec, problems, progress=progress, reuse=cursor):
-            counter.count += 1
-            yield record
+        changes = list(diff_lines(loaded.record_lines(), counted_lines(), loaded.parse))
+    else:
+        # One parse of the baseline feeds both the fast-mode cursor and the diff; tee keeps only
+        # the records between the two (the scan's in-flight window), not the whole manifest.
+        for_diff, for_cursor = itertools.tee(loaded.records())
+        cursor = _FastModeCursor(for_cursor)
 
-    changes = list(diff_records(for_diff, counted()))
+        def counted() -> Iterator[FileRecord]:
+            for record in scan(spec, problems, progress=progress, reuse=cursor):
+                counter.count += 1
+                yield record
+
+        changes = list(diff_records(for_diff, counted()))
     changes.sort(key=lambda c: (-c.severity, sort_key(c.path), c.kind))
     return DriftReport(
         manifest=str(loaded.summary.path),
