@@ -195,6 +195,8 @@ def list_command(ctx: click.Context, fmt: str) -> None:
 def rm_command(ctx: click.Context, name: str, yes: bool) -> None:
     """Delete NAME with all its versions."""
     config = get_config(ctx)
+    if not yes and not sys.stdin.isatty():
+        raise UsageError(f"rm {name}: not on a terminal; confirm with --yes")
     if not yes and not click.confirm(f"delete secret {name} and all its versions?", err=True):
         raise UsageError("not confirmed; nothing deleted")
     store = _store(config)
