@@ -89,6 +89,9 @@ def main() -> int:
     if args.serve_fakes:
         serve_fakes()
         return 0
+    # a SIGTERM (timeout, Ctrl-C in a pipeline) must still run the cleanup below: frozen
+    # processes left behind cannot even be killed until thawed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if os.geteuid() != 0:
         print("run as root (the cgroup freezer needs it)", file=sys.stderr)
         return 2
@@ -195,6 +198,8 @@ def main() -> int:
             bot.wait()
         fakes.stdin.close()  # type: ignore[union-attr]
         fakes.wait(timeout=10)
+        groups = [m / parent for m in (find_hierarchies().v1_freezer, find_hierarchies().v2)
+                  if m and (m / parent).is_dir()]  # again: a step thread may have made one late
         for group in groups:
             for child in group.iterdir():
                 if child.is_dir():

@@ -11,6 +11,7 @@ place with no move. Frozen processes keep their memory and sockets; thaw resumes
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import time
 from dataclasses import dataclass
@@ -140,6 +141,9 @@ class CgroupFreezer(Freezer):
             inside = set(group.procs())
             moved = [pid for pid in self.pids_of(strategy) if pid not in inside and group.add(pid)]
         if not group.procs():
+            if not strategy.freeze.cgroup:
+                with contextlib.suppress(OSError):
+                    group.path.rmdir()  # leave no empty garrison cgroup behind
             raise ResponseError(
                 f"strategy {strategy.name}: no running process ({describe_selector(strategy)}), "
                 "already gone?"
