@@ -136,3 +136,20 @@ def secrets_from(values: dict[str, str]) -> Callable[[str], bytearray]:
         return bytearray(values[name].encode())
 
     return read
+
+
+@pytest.fixture(autouse=True)
+def no_default_cgroup_left() -> Iterator[None]:
+    """Tests must use the `cgroup_parent` fixture: fail (and clean up) if one created the
+    default garrison cgroup on the test machine."""
+    found = find_hierarchies()
+    mounts = [m / "garrison" for m in (found.v1_freezer, found.v2) if m is not None]
+    before = {m for m in mounts if m.exists()}
+    yield
+    leaked = [m for m in mounts if m.exists() and m not in before]
+    for parent in leaked:
+        for child in parent.iterdir():
+            if child.is_dir():
+                child.rmdir()
+        parent.rmdir()
+    assert not leaked, f"a test created {leaked}: use the cgroup_parent fixture"

@@ -95,3 +95,39 @@ def test_bad_signature_low_severity_and_garbage_are_refused(
     threading.Event().wait(0.1)
     assert seen == []
     assert SECRET.decode() not in garbage.text
+
+
+def test_falco_alert_runs_the_real_playbook_once_per_dedup_key(
+    make_config: Callable[..., Config], cgroup_parent: str
+) -> None:
+    from tests.respond.conftest import secrets_from
+
+    from garrison.respond.incident import Incident
+    from garrison.respond.playbook import run_playbook
+
+    config = make_config(
+        strategies=[{"name": "gone", "match": "garrison-no-such-process-webhook"}],
+        respond={"steps": ["freeze", "rebuild"], "rebuild": {"command": ["true"]},
+                 "cgroup_parent": cgroup_parent,
+                 "webhook": {"listen": "127.0.0.1:1"}})
+    done = threading.Event()
+
+    def respond(alert: Alert) -> None:
+        run_playbook(alert, config, secrets=secrets_from({}))
+        done.set()
+
+    server = AlertIntake(config, respond, None, port=0)
+    server.start()
+    try:
+        first = _post(server, "/falco", {**FALCO, "priority": "Critical"}, secret=None)
+        again = _post(server, "/falco", {**FALCO, "priority": "Critical"}, secret=None)
+        assert done.wait(20)
+    finally:
+        server.stop()
+    assert first.json()["status"] == "responding" and again.json()["status"] == "duplicate"
+    incident = Incident.latest(config.paths.state_dir)
+    assert incident is not None
+    assert incident.alert_json()["rule_id"] == "falco:Write below binary dir"
+    steps = {(r.step, r.target): r.status.value for r in incident.records()}
+    assert steps[("kill_switch", "engage")] == "done" and steps[("freeze", "gone")] == "failed"
+    assert steps[("rebuild", "host")] == "done"

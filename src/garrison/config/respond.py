@@ -36,6 +36,7 @@ ExchangeId = Literal[
     "bybit", "deribit", "binance", "okx", "kraken", "coinbase", "oanda", "mt5", "ctrader"
 ]
 StepName = Literal["freeze", "broker", "evidence", "notify", "rebuild"]
+DEFAULT_STEPS: list[StepName] = ["freeze", "broker", "evidence", "notify", "rebuild"]
 LockMode = Literal["read_only", "disable", "none"]
 SnapshotMode = Literal["auto", "lvm", "btrfs", "archive", "none"]
 
@@ -166,6 +167,10 @@ class WebhookConfig(StrictModel):
         None, description="secret NAME; requests then need X-Garrison-Signature: sha256=<hex>"
     )
     min_severity: Literal["info", "low", "medium", "high", "critical"] = "high"
+    dedup_window_s: float = Field(
+        300.0, ge=0, le=86400,
+        description="the same alert (dedup key) again within this window starts no new incident",
+    )
     max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
     @field_validator("listen")
@@ -191,7 +196,7 @@ class RespondConfig(StrictModel):
     """[respond]"""
 
     steps: list[StepName] = Field(
-        default_factory=lambda: ["freeze", "broker", "evidence", "notify", "rebuild"],
+        default_factory=lambda: list(DEFAULT_STEPS),
         description="playbook order; adjacent freeze and broker run concurrently",
     )
     accounts: list[ExchangeAccount] = Field(default_factory=list)

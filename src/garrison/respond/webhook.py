@@ -3,7 +3,8 @@
 POST / (or /falco, /wazuh) with the tool's JSON; 127.0.0.1 by default. With
 respond.webhook.hmac_secret set, each request needs X-Garrison-Signature: sha256=<hex of
 HMAC-SHA256(secret, body)> (compared in constant time). Alerts below min_severity are
-accepted (202) and ignored; others start the playbook in a worker thread (one at a time, in
+accepted (202) and ignored, and so are repeats of one alert (same dedup key) within
+dedup_window_s; others start the playbook in a worker thread (one at a time, in
 arrival order) and the answer carries the incident's alert id. GET /healthz answers ok.
 """
 
@@ -14,6 +15,7 @@ import hmac
 import json
 import queue
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -41,6 +43,9 @@ class AlertIntake:
         cfg = config.respond.webhook
         default_host, _, default_port = cfg.listen.rpartition(":")
         self.min_severity = Severity.parse(cfg.min_severity)
+        self.dedup_window_s = cfg.dedup_window_s
+        self._seen: dict[str, float] = {}
+        self._seen_lock = threading.Lock()
         self.max_body = cfg.max_body_bytes
         self.secret = hmac_secret
         self.respond = respond
@@ -100,9 +105,23 @@ class AlertIntake:
         if alert.severity < self.min_severity:
             return 202, {"status": "ignored", "reason": f"severity {alert.severity.label} below "
                          f"{self.min_severity.label}", "alert": alert.id}
+        duplicate = self._duplicate(alert)
+        if duplicate:
+            return 202, {"status": "duplicate", "reason": duplicate, "alert": alert.id}
         self.accepted.append(alert)
         self.work.put(alert)
         return 202, {"status": "responding", "alert": alert.id, "rule": alert.rule_id}
+
+    def _duplicate(self, alert: Alert) -> str:
+        """Falco fires once per syscall: one incident per dedup key per window is enough."""
+        key = alert.dedup_key or alert.rule_id
+        now = time.monotonic()
+        with self._seen_lock:
+            last = self._seen.get(key)
+            if last is not None and now - last < self.dedup_window_s:
+                return f"same alert {now - last:.0f}s ago: incident already running"
+            self._seen[key] = now
+        return ""
 
     def _run(self) -> None:
         while (alert := self.work.get()) is not None:
