@@ -63,10 +63,17 @@ def verified_in_log(guard: GuardRun, path: Path) -> bool:
 
 
 def test_dpkg_install_is_verified_and_raises_nothing(guard: GuardRun, tmp_path: Path) -> None:
-    deb = build_deb(tmp_path, "grd-tool")
+    # Like deb-systemd-helper, the maintainer script enables a unit with a .wants symlink.
+    wants = guard.mnt / "etc/systemd/system/multi-user.target.wants"
+    deb = build_deb(
+        tmp_path,
+        "grd-tool",
+        postinst=f"mkdir -p {wants} && ln -sf /lib/systemd/system/grd.service {wants}/grd.service",
+    )
     dpkg_install(guard, deb)
     tool = guard.mnt / "usr/bin/grd-tool"
     guard.wait_for(lambda: verified_in_log(guard, tool), "verification of the dpkg write")
+    assert guard.sh(f"test -L {wants}/grd.service").returncode == 0  # the postinst ran
     guard.settle()
     assert guard.rules_seen() == set()
     # A later edit by anything else is a plain protected-file change.

@@ -16,6 +16,11 @@ DEFAULT_GENERATED = [
     "/usr/lib/python3/dist-packages/**.pyc",
     "/etc/mtab",
     "/etc/adjtime",
+    "/etc/systemd/system/*.wants/*",
+    "/etc/systemd/system/*.requires/*",
+    "/etc/rc?.d/*",
+    "/etc/ssl/certs/**",
+    "/usr/lib/**/__pycache__/*",
 ]
 
 
@@ -72,6 +77,10 @@ class PackageManagerAllow(StrictModel):
     writers: list[str] = Field(
         default_factory=lambda: ["/usr/bin/dpkg"],
         description="executables whose writes are verified against the dpkg database",
+    )
+    descendants_of: list[str] = Field(
+        default_factory=lambda: ["dpkg"],
+        description="process names whose children (maintainer scripts, triggers) are verified too",
     )
     parents: list[str] = Field(
         default_factory=lambda: [

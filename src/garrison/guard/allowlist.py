@@ -110,11 +110,13 @@ class PackageManagerVerifier:
         self.db = DpkgDatabase(Path(settings.admindir))
 
     def qualifies(self, event: Event) -> bool:
-        """Writer is a configured package manager started under apt (or any parent if [])."""
-        if not event.exe or event.exe not in self.settings.writers:
+        """Writer is dpkg, or runs under dpkg (maintainer scripts, triggers), started under apt
+        (any parent if `parents` is []). Its writes are then verified, never trusted."""
+        ancestors = event.detail.get("ancestors") or []
+        under_dpkg = any(a in self.settings.descendants_of for a in ancestors)
+        if not event.exe or (event.exe not in self.settings.writers and not under_dpkg):
             return False
         parents = self.settings.parents
-        ancestors = event.detail.get("ancestors") or []
         return not parents or any(a in parents for a in ancestors)
 
     def unattributed(self, event: Event) -> bool:

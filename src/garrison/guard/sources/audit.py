@@ -20,6 +20,7 @@ from typing import Any
 
 from garrison.guard.fileevents import describe_file
 from garrison.guard.pathglob import GLOB_CHARS, glob_match
+from garrison.guard.procinfo import process_info
 from garrison.guard.sources.base import EmitEvent, Source, SourceStatus, SourceUnavailable
 from garrison.model import Event
 
@@ -54,7 +55,9 @@ def watch_rules(paths: list[str], tag: str) -> list[list[str]]:
     seen: set[str] = set()
     for pattern in paths:
         cut = min((pattern.find(c) for c in GLOB_CHARS if c in pattern), default=-1)
-        target = pattern if cut < 0 else os.path.dirname(pattern[:cut].rstrip("/"))
+        head = pattern if cut < 0 else pattern[:cut]
+        # "/etc/sudoers.d/**" watches /etc/sudoers.d; "/etc/cron.*" watches /etc.
+        target = head if cut < 0 or head.endswith("/") else os.path.dirname(head)
         target = target.rstrip("/") or "/"
         if target in seen or target == "/" or not os.path.exists(target):
             continue
@@ -230,6 +233,9 @@ class AuditSource(Source):
         }
         if path:
             detail.update(describe_file(path))
+        proc = process_info(int(syscall["pid"])) if syscall.get("pid", "").isdigit() else None
+        if proc is not None and not proc.gone:
+            detail["ancestors"] = list(proc.ancestors)  # for the package-manager allow-list
         if key == "garrison-setcap" and not detail.get("capability"):
             return  # some other xattr (user.*, security.selinux): not a capability
         kind = "attrib" if key in ("garrison-setid", "garrison-setcap") else "write"
