@@ -26,7 +26,7 @@ def incident_message(incident: str, alert: Alert, records: Iterable[ActionRecord
         f"Incident {incident} on {host}",
         f"Alert: [{alert.severity.label}] {alert.rule_id}: {alert.title}",
     ]
-    if alert.summary:
+    if alert.summary and alert.summary != alert.title:
         lines.append(alert.summary)
     if freeze:
         lines += ["", "Frozen:", *(_line(r) for r in freeze)]
