@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from tests.guard.conftest import requires_guard_env
-from tests.guard.harness import GuardRun
+from tests.guard.harness import GuardRun, make_run
 
 from garrison.guard.sources.audit import garrison_rules_installed
 
@@ -150,3 +152,20 @@ def test_exec_responder_gets_alert_json(tmp_path: object) -> None:
     alert = json.loads(out.read_text())
     assert alert["rule_id"] == "GRD-FILE-001"
     assert alert["events"][0]["path"].endswith("/usr/bin/dropper")
+
+
+def test_respond_responder_runs_the_playbook(tmp_path: Path) -> None:
+    # The respond area's real playbook: the kill switch file appears in run_dir, and each of
+    # its ActionRecords is logged by the guard.
+    run = make_run(tmp_path, responders='["log", "respond"]')
+    run.start()
+    try:
+        run.sh(f"echo x > {run.mnt}/usr/bin/implant")
+        run.wait_rule("GRD-FILE-001")
+        run.wait_for(lambda: (run.base / "run" / "KILL_SWITCH").exists(), "the kill switch")
+        run.wait_for(
+            lambda: any("responder respond: kill switch engaged" in line for line in run.log),
+            "the playbook's records in the guard log",
+        )
+    finally:
+        run.stop()

@@ -114,7 +114,8 @@ class GuardDaemon:
             logger.error("responder %s failed: %s", name, exc, extra={"error": str(exc)})
             return
         for record in future.result():
-            logger.info(
+            failed = getattr(record, "status", "") == "failed"
+            (logger.warning if failed else logger.info)(
                 "responder %s: %s",
                 name,
                 getattr(record, "detail", ""),
