@@ -4,7 +4,9 @@ box ticked on a host set up the garrison way. Canaries never reach the report.""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -101,21 +103,52 @@ def test_unreachable_backend_fails_with_the_reason(
     assert "hvs.not-a-real-token" not in json.dumps(findings)
 
 
+BOT = """
+    [[strategies]]
+    name = "bot"
+    kind = "freqtrade"
+    code_dir = "{workdir}"
+    secrets = ["binance_key"]
+"""
+
+
+@pytest.fixture
+def ram_dir() -> Iterator[Path]:
+    """A private directory on /dev/shm (tmpfs), like /run/garrison-keys on a real host."""
+    path = Path(tempfile.mkdtemp(prefix="garrison-sec-test-", dir="/dev/shm"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_identity_next_to_the_store_fails(
+    age_env: Callable[..., Env], cli: Callable[..., CliResult], ram_dir: Path
+) -> None:
+    env = age_env()  # identity file in the test's temp dir: the same disk as state_dir
+    identity = env.root / "keys" / "age.key"
+    findings = audit_json(cli, "--config", str(env.config), "audit", "--check", "GAR-SEC-007")
+    assert [(f["status"], f["subject"]) for f in findings] == [("fail", str(identity))]
+    moved = ram_dir / "age.key"
+    shutil.move(identity, moved)
+    env.write(f'[secrets.age]\nidentity_file = "{moved}"\n')
+    findings = audit_json(cli, "--config", str(env.config), "audit", "--check", "GAR-SEC-007")
+    assert [(f["status"], f["subject"]) for f in findings] == [("pass", str(moved))]
+
+
 def test_item_4_ticked_on_a_host_set_up_with_garrison(
-    age_env: Callable[..., Env], cli: Callable[..., CliResult], tmp_path: Path
+    genv: Env, cli: Callable[..., CliResult], tmp_path: Path, ram_dir: Path
 ) -> None:
     workdir = tmp_path / "bot"
     workdir.mkdir()
     (workdir / "config.json").write_text(
         '{"exchange": {"name": "binance", "key": "", "secret": ""}}'
     )
-    env = age_env(f"""
-        [[strategies]]
-        name = "bot"
-        kind = "freqtrade"
-        code_dir = "{workdir}"
-        secrets = ["binance_key"]
-    """)
+    genv.write(
+        f'[secrets.age]\nidentity_file = "{ram_dir / "age.key"}"\n' + BOT.format(workdir=workdir)
+    )
+    env = genv
+    assert env.garrison("secrets", "init").returncode == 0
     missing = audit_json(cli, "--config", str(env.config), "audit", "--check", "GAR-SEC-002")
     assert [f["status"] for f in missing] == ["fail"]
     assert "bot:binance_key" in json.dumps(missing)
@@ -127,6 +160,7 @@ def test_item_4_ticked_on_a_host_set_up_with_garrison(
     statuses = {f["check_id"]: f["status"] for f in report["findings"]}
     assert statuses["GAR-SEC-002"] == "pass"
     assert statuses["GAR-SEC-005"] == "pass"
+    assert statuses["GAR-SEC-007"] == "pass"
     assert "fail" not in statuses.values(), statuses
     assert_no_canary(result.out, result.err)
     table = cli("--config", str(env.config), "audit", "--area", "secrets")

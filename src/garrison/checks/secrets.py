@@ -2,7 +2,8 @@
 
 GAR-SEC-001 no plaintext keys on disk; 002 a reachable backend holding every strategy's secrets;
 003 swap encrypted; 004 tmpfs cannot swap secrets out; 005 rotation on cadence; 006 bots do not
-get keys through their environment. (A withdraw-capable key is checked by checks/broker.py.)
+get keys through their environment; 007 the vault's unlock key is not on the data disk.
+(A withdraw-capable key is checked by checks/broker.py.)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from garrison.secrets.audit_facts import (
     disk_secrets,
     swap_areas,
     tmpfs_mounts,
+    unlock_materials,
 )
 
 AREA = "secrets"
@@ -243,3 +245,49 @@ class NoSecretsInBotEnvironment(Check):
             )
         if not hits:
             yield self.passed("no key found in the environment of running bots")
+
+
+class UnlockKeyOffDataDisk(Check):
+    meta = CheckMeta(
+        id="GAR-SEC-007",
+        area=AREA,
+        item=ITEM,
+        title="The key that unlocks the vault is not stored on the data disk",
+        severity=Severity.HIGH,
+        rationale="An age identity or a long-lived vault token next to the encrypted store turns "
+        "a disk snapshot into plaintext keys; kept in RAM (/run, tmpfs), on removable media, "
+        "wrapped by a passphrase or response-wrapped, a snapshot holds nothing usable.",
+        remediation="Put the identity/token on tmpfs (/run/garrison-keys, filled at boot from "
+        "removable media or your provisioning), use a passphrase-wrapped identity, or a "
+        "response-wrapped AppRole secret_id.",
+        references=("docs/secrets.md#backends",),
+        needs_live=True,
+    )
+
+    def run(self, facts: Facts) -> Iterable[Finding]:
+        config = facts.config
+        if config.secrets.backend == "age" and not config.secrets.age.identity_file:
+            yield self.passed("the age identity is wrapped by a passphrase (identity.age)")
+            return
+        materials = facts.get(unlock_materials)
+        if not materials:
+            raise CheckSkipped(f"{config.secrets.backend}: no unlock file configured")
+        for item in materials:
+            where = f"{item.fstype or 'unknown'} filesystem"
+            evidence = Evidence(item.path, f"{item.what} on a {where}", "tmpfs or another disk")
+            if not item.exists:
+                yield self.skipped(f"{item.what} {item.path} does not exist", subject=item.path)
+            elif item.protected:
+                yield self.passed(
+                    f"{item.what} is response-wrapped (single use)", evidence, subject=item.path
+                )
+            elif item.off_data_disk:
+                yield self.passed(f"{item.what} is off the data disk", evidence, subject=item.path)
+            elif item.what == "age identity":
+                yield self.failed(
+                    f"{item.what} lies on the data disk next to the store",
+                    evidence,
+                    subject=item.path,
+                )
+            else:
+                yield self.warned(f"{item.what} lies on the data disk", evidence, subject=item.path)

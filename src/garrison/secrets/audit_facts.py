@@ -114,3 +114,81 @@ def disk_secrets(host: Host, config: Config) -> ScanResult:
     homes = [a.home for a in host.accounts() if a.uid >= 1000 and a.home.startswith("/home/")]
     paths += sorted(set(homes))
     return scan_paths(config, paths, root=Path(host.root), budget_s=AUDIT_SCAN_BUDGET_S)
+
+
+RAM_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
+
+
+@dataclass(frozen=True)
+class UnlockMaterial:
+    """A file that unlocks the vault (age identity, Vault token, AppRole secret_id...)."""
+
+    what: str
+    path: str
+    exists: bool
+    fstype: str  # of the filesystem holding it ("" when unknown)
+    same_fs_as_state: bool  # on the same filesystem as <state_dir> (the data disk)
+    protected: bool  # response-wrapped (single use) or wrapped by a passphrase
+
+    @property
+    def off_data_disk(self) -> bool:
+        return self.fstype in RAM_FILESYSTEMS or not self.same_fs_as_state
+
+
+def _fstype_of(host: Host, path: str) -> str:
+    text = host.read_text_or_none("/proc/self/mounts") or ""
+    best, fstype = "", ""
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        mount = fields[1].replace("\\040", " ")
+        prefix = mount.rstrip("/") + "/"
+        if (path == mount or path.startswith(prefix)) and len(mount) >= len(best):
+            best, fstype = mount, fields[2]
+    return fstype
+
+
+def _device(path: str) -> int | None:
+    probe = Path(path)
+    while True:
+        try:
+            return probe.stat().st_dev
+        except OSError:
+            if probe.parent == probe:
+                return None
+            probe = probe.parent
+
+
+def unlock_materials(host: Host, config: Config) -> list[UnlockMaterial]:
+    """The unlock files the configured backend uses (live host)."""
+    cfg = config.secrets
+    candidates: list[tuple[str, str, bool]] = []
+    if cfg.backend == "age" and cfg.age.identity_file:
+        candidates.append(("age identity", cfg.age.identity_file, False))
+    elif cfg.backend in ("vault", "openbao"):
+        if cfg.vault.auth == "token" and cfg.vault.token_file:
+            candidates.append(
+                (f"{cfg.backend} token", cfg.vault.token_file, cfg.vault.token_wrapped)
+            )
+        if cfg.vault.auth == "approle" and cfg.vault.secret_id_file:
+            candidates.append(
+                ("AppRole secret_id", cfg.vault.secret_id_file, cfg.vault.secret_id_wrapped)
+            )
+    elif cfg.backend == "doppler" and cfg.doppler.token_file:
+        candidates.append(("Doppler token", cfg.doppler.token_file, False))
+    state_dev = _device(config.paths.state_dir)
+    out = []
+    for what, path, protected in candidates:
+        real = os.path.realpath(path)
+        out.append(
+            UnlockMaterial(
+                what,
+                path,
+                os.path.exists(real),
+                _fstype_of(host, real),
+                state_dev is not None and _device(real) == state_dev,
+                protected,
+            )
+        )
+    return out
