@@ -267,7 +267,15 @@ class UnlockKeyOffDataDisk(Check):
     def run(self, facts: Facts) -> Iterable[Finding]:
         config = facts.config
         if config.secrets.backend == "age" and not config.secrets.age.identity_file:
-            yield self.passed("the age identity is wrapped by a passphrase (identity.age)")
+            from garrison.secrets.store import age_store_dir
+
+            wrapped = age_store_dir(config) / "identity.age"
+            if not wrapped.exists():
+                raise CheckSkipped("age store not initialised (see GAR-SEC-002)")
+            yield self.passed(
+                "the age identity is wrapped by a passphrase",
+                Evidence(str(wrapped), "passphrase-encrypted age identity", "not in plaintext"),
+            )
             return
         materials = facts.get(unlock_materials)
         if not materials:
