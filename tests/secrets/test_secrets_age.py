@@ -133,6 +133,23 @@ def test_passphrase_mode_and_wrong_passphrase(genv: Env) -> None:
     missing = genv.garrison("secrets", "get", "k")
     assert missing.returncode == 2 and b"passphrase needed" in missing.stderr
     assert_no_canary(ok.stdout, wrong.stderr, missing.stderr)
+    # a service manager can hand the passphrase over an inherited fd instead of the env
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"correct horse battery\n")
+    os.close(write_end)
+    genv.write(f"[secrets]\nbackend = 'age'\n[secrets.age]\npassphrase_fd = {read_end}\n")
+    try:
+        via_fd = subprocess.run(
+            [str(GARRISON), "secrets", "get", "k"],
+            pass_fds=(read_end,),
+            capture_output=True,
+            env={"PATH": "/usr/bin:/bin", "GARRISON_CONFIG": str(genv.config)},
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(read_end)
+    assert via_fd.returncode == 0 and b"length   64" in via_fd.stdout, via_fd.stderr
 
 
 def test_failed_encryption_leaves_no_partial_version(tmp_path: Path) -> None:
