@@ -178,12 +178,15 @@ def bench_idle(work: Path, seconds: float) -> dict[str, Any]:
     cpu1, t1 = guard.cpu_s(), time.monotonic()
     rss, hwm = guard.rss_mb(), guard.rss_mb("VmHWM")
     summary = guard.stop()
+    status = json.loads((base / "run" / "guard-status.json").read_text())
+    files = next((x for x in status["sources"] if x["name"] == "files"), {})
     return {
+        "kernel_events_read": int(files.get("detail", {}).get("events_read", 0)),
         "seconds": round(t1 - t0, 1),
         "cpu_pct_of_one_core": round(100 * (cpu1 - cpu0) / (t1 - t0), 3),
         "rss_mb": round(rss, 1),
         "peak_rss_mb": round(hwm, 1),
-        "events_seen_total": summary.get("events"),
+        "events_in_scope": summary.get("events"),
         "note": "the root fs is shared with other helpers' test runs: their writes are events too",
     }
 

@@ -211,7 +211,9 @@ class FanotifySource(Source):
                 path = self._path_of(buf, offset + meta_len, offset + event_len)
                 if path is not None:
                     kinds = tuple(dict.fromkeys(k for bit, k in MASK_KINDS if mask & bit))
-                    if mask & FAN_ONDIR and mask & (FAN_MOVED_FROM | FAN_MOVED_TO | FAN_DELETE):
+                    # Only a moved directory changes other directories' paths; a deleted one's
+                    # handle simply never comes again.
+                    if mask & FAN_ONDIR and mask & (FAN_MOVED_FROM | FAN_MOVED_TO):
                         self.dir_cache.clear()  # a directory moved: cached paths may be stale
                     self.on_file(kinds, path, pid if pid > 0 else None)
             offset += event_len
