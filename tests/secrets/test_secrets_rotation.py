@@ -143,3 +143,34 @@ def test_overdue_is_a_status_failure_and_an_audit_finding(
     audit = cli("--config", str(env.config), "audit", "--check", "GAR-SEC-005", "-f", "json")
     assert {f["status"] for f in json.loads(audit.out)["findings"]} == {"pass"}
     assert_no_canary(audit.out, audit.err, status.stdout, rotated.stdout)
+
+
+def test_rotate_restarts_the_unit_through_systemctl(
+    age_env: Callable[..., Env], tmp_path: Path
+) -> None:
+    # a stand-in systemctl first on PATH records its arguments (no real unit is touched)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    calls = tmp_path / "systemctl.calls"
+    fake = bindir / "systemctl"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    fake.chmod(0o755)
+    env = age_env("""
+        [[strategies]]
+        name = "bot"
+        unit = "freqtrade-bot.service"
+        secrets = ["binance_key"]
+    """)
+    env.garrison("secrets", "put", "binance_key", stdin=CANARY_KEY.encode())
+    result = env.garrison(
+        "secrets",
+        "rotate",
+        "binance_key",
+        "--value-from-stdin",
+        stdin=CANARY_SECRET.encode(),
+        env={"PATH": f"{bindir}:/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert b"bot: systemctl restart freqtrade-bot.service" in result.stdout
+    assert calls.read_text().split() == ["restart", "freqtrade-bot.service"]
+    assert_no_canary(result.stdout, result.stderr, calls.read_text())
