@@ -117,8 +117,8 @@ def write_manifest(
     )
     problems = ScanProblems()
     with ManifestWriter(target, header) as writer:
-        for record, line in scan_lines(spec, problems, progress=progress):
-            writer.add(record, line)
+        for path, line in scan_lines(spec, problems, progress=progress):
+            writer.add_line(path, line)
         if before_commit is not None:
             before_commit()
         summary = writer.commit()

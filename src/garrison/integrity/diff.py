@@ -282,12 +282,12 @@ def _finish(removed: list[FileRecord], added: list[FileRecord]) -> Iterator[Chan
 
 def diff_lines(
     baseline: Iterable[tuple[int, str]],
-    current: Iterable[tuple[FileRecord, str]],
+    current: Iterable[tuple[str, str]],
     parse: Callable[[str, int], FileRecord],
     *,
     max_pending: int = 200_000,
 ) -> Iterator[Change]:
-    """diff_records over a manifest's raw record lines (numbered) and fresh (record, line) pairs.
+    """diff_records over a manifest's raw record lines (numbered) and fresh (path, line) pairs.
 
     A line identical to the fresh one is skipped without being parsed: on a clean tree almost
     every line is, and parsing was a third of a full verify's own work. Baseline order is still
@@ -298,10 +298,17 @@ def diff_lines(
     base_iter, cur_iter = iter(baseline), iter(current)
     base, cur = next(base_iter, None), next(cur_iter, None)
     old: FileRecord | None = None  # `base`, parsed, once needed
+    new: FileRecord | None = None  # `cur`, parsed, once needed
     last_path = ""  # the last baseline path consumed (its key is computed only when needed)
     while base is not None or cur is not None:
-        if old is None and base is not None and cur is not None and base[1] == cur[1]:
-            last_path = cur[0].path
+        if (
+            old is None
+            and new is None
+            and base is not None
+            and cur is not None
+            and base[1] == cur[1]
+        ):
+            last_path = cur[0]
             base, cur = next(base_iter, None), next(cur_iter, None)
             continue
         if old is None and base is not None:
@@ -309,11 +316,13 @@ def diff_lines(
             if last_path and sort_key(old.path) <= sort_key(last_path):
                 raise IntegrityError(f"line {base[0]}: records out of order: tampered")
             last_path = old.path
-        new = cur[0] if cur is not None else None
+        if new is None and cur is not None:
+            new = FileRecord.from_line(cur[1], f"scan of {cur[0]}")
         if old is not None and new is not None and old.path == new.path:
             if old != new:
                 yield from compare_records(old, new)
-            base, cur, old = next(base_iter, None), next(cur_iter, None), None
+            base, cur = next(base_iter, None), next(cur_iter, None)
+            old = new = None
         elif new is None or (old is not None and sort_key(old.path) < sort_key(new.path)):
             assert old is not None
             if len(removed) < max_pending:
@@ -326,7 +335,7 @@ def diff_lines(
                 added.append(new)
             else:
                 yield from _added(new)
-            cur = next(cur_iter, None)
+            cur, new = next(cur_iter, None), None
     yield from _finish(removed, added)
 
 

@@ -137,13 +137,16 @@ class ManifestWriter:
         self._digest.update(block)
         self._gz.write(block)
 
-    def add(self, record: FileRecord, line: str = "") -> None:
-        """Append a record (`line` is its to_line(), when the caller formatted it already)."""
-        key = sort_key(record.path)
+    def add(self, record: FileRecord) -> None:
+        self.add_line(record.path, record.to_line())
+
+    def add_line(self, path: str, line: str) -> None:
+        """Append a record's manifest line (records must come in walk order)."""
+        key = sort_key(path)
         if key <= self._last_key and self.count:
-            raise IntegrityError(f"{record.path}: records out of order (internal error)")
+            raise IntegrityError(f"{path}: records out of order (internal error)")
         self._last_key = key
-        self._write((line or record.to_line()) + "\n")
+        self._write(line + "\n")
         self.count += 1
 
     def commit(self) -> ManifestSummary:

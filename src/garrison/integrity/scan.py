@@ -282,8 +282,12 @@ def read_caps(real_path: str) -> str:
 
 @dataclass
 class _ChunkResult:
-    records: list[FileRecord]
-    lines: list[str] = field(default_factory=list)  # manifest lines, when asked for
+    """What a worker sends back: records, or (for a manifest) only paths and their lines, which
+    are cheap to hand over between processes."""
+
+    records: list[FileRecord] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)
     files_hashed: int = 0
@@ -302,7 +306,7 @@ def _reusable(known: FileRecord | None, record: FileRecord) -> bool:
 
 def _complete_chunk(chunk: list[_Pending], spec: ScanSpec, lines: bool) -> _ChunkResult:
     """lstat, read symlinks and capabilities, and hash the files of one chunk (in a worker)."""
-    result = _ChunkResult([])
+    result = _ChunkResult()
     for item in chunk:
         real = spec.real(item.path)
         try:
@@ -321,18 +325,22 @@ def _complete_chunk(chunk: list[_Pending], spec: ScanSpec, lines: bool) -> _Chun
                     record = record.with_content(hash=digest, caps=caps)
                     result.files_hashed += 1
                     result.bytes_hashed += record.size
-            result.records.append(record)
-            if lines:  # formatted here, in parallel, rather than in the writing thread
-                result.lines.append(record.to_line())
+            _add(result, record, lines)
         except FileNotFoundError:
             result.vanished.append(item.path)  # gone since the walk saw it: not recorded
         except OSError as exc:
             result.unreadable.append(f"{item.path}: {exc.strerror or exc}")
             if record is not None:
-                result.records.append(record.with_content(hash=UNREADABLE))
-                if lines:
-                    result.lines.append(result.records[-1].to_line())
+                _add(result, record.with_content(hash=UNREADABLE), lines)
     return result
+
+
+def _add(result: _ChunkResult, record: FileRecord, lines: bool) -> None:
+    if lines:  # formatted here, in parallel, rather than in the writing thread
+        result.paths.append(record.path)
+        result.lines.append(record.to_line())
+    else:
+        result.records.append(record)
 
 
 def _chunks(items: Iterable[_Pending], reuse: HashReuse | None) -> Iterator[list[_Pending]]:
@@ -360,8 +368,8 @@ def scan(
 
     `reuse` lets verify's fast mode skip reading files whose metadata did not change.
     """
-    for record, _line in _scan(spec, problems, progress, reuse, missing, lines=False):
-        yield record
+    for result in _scan(spec, problems, progress, reuse, missing, lines=False):
+        yield from result.records
 
 
 def scan_lines(
@@ -370,9 +378,10 @@ def scan_lines(
     *,
     progress: ProgressCallback | None = None,
     missing: list[str] | None = None,
-) -> Iterator[tuple[FileRecord, str]]:
-    """Like scan(), with each record's manifest line (formatted by the worker threads)."""
-    return _scan(spec, problems, progress, None, missing, lines=True)
+) -> Iterator[tuple[str, str]]:
+    """(path, manifest line) of every entry, in order; lines are formatted by the workers."""
+    for result in _scan(spec, problems, progress, None, missing, lines=True):
+        yield from zip(result.paths, result.lines, strict=True)
 
 
 def _scan(
@@ -383,13 +392,13 @@ def _scan(
     missing: list[str] | None,
     *,
     lines: bool,
-) -> Iterator[tuple[FileRecord, str]]:
+) -> Iterator[_ChunkResult]:
     workers = spec.worker_count()
     in_flight: deque[tuple[int, Future[_ChunkResult]]] = deque()
     max_in_flight = workers * 4
     entries_done = 0
 
-    def drain_one() -> Iterator[tuple[FileRecord, str]]:
+    def drain_one() -> _ChunkResult:
         nonlocal entries_done
         size, future = in_flight.popleft()
         result = future.result()
@@ -402,11 +411,7 @@ def _scan(
         entries_done += size
         if progress is not None:
             progress(entries_done, problems.bytes_hashed)
-        if lines:
-            yield from zip(result.records, result.lines, strict=True)
-        else:
-            for record in result.records:
-                yield record, ""
+        return result
 
     # Threads first; worker processes only once the scan proves big enough to pay their start.
     pools: list[Executor] = [ThreadPoolExecutor(workers, thread_name_prefix="garrison-hash")]
@@ -419,9 +424,9 @@ def _scan(
             submitted += len(chunk)
             in_flight.append((len(chunk), future))
             if len(in_flight) >= max_in_flight:
-                yield from drain_one()
+                yield drain_one()
         while in_flight:
-            yield from drain_one()
+            yield drain_one()
     except BrokenExecutor:
         raise IntegrityError("a hashing worker process died; nothing was saved") from None
     finally:

@@ -117,7 +117,7 @@ def verify_manifest(
     changes: list[Change]
     if full:
         # Workers format each fresh record's manifest line; identical lines skip parsing.
-        def counted_lines() -> Iterator[tuple[FileRecord, str]]:
+        def counted_lines() -> Iterator[tuple[str, str]]:
             for pair in scan_lines(spec, problems, progress=progress):
                 counter.count += 1
                 yield pair
