@@ -86,6 +86,21 @@ def garrison_rules_installed() -> list[str]:
     ]
 
 
+def remove_stale_rules() -> list[str]:
+    """Delete garrison-*-PID rules whose guard no longer runs (it was killed); returns them."""
+    removed = []
+    for line in garrison_rules_installed():
+        match = re.search(r"garrison-[a-z]+-(\d+)", line)
+        if not match or os.path.exists(f"/proc/{match.group(1)}"):
+            continue
+        args = line.split()
+        if args and args[0] in ("-a", "-w"):
+            args[0] = "-d" if args[0] == "-a" else "-W"
+            if _auditctl(args).returncode == 0:
+                removed.append(line)
+    return removed
+
+
 class AuditSource(Source):
     name = "privilege-audit"
 
@@ -103,6 +118,7 @@ class AuditSource(Source):
         self.partial: dict[str, list[tuple[int, dict[str, str]]]] = {}
         self.records = 0
         self.problems: list[str] = []
+        self.stale_removed: list[str] = []
 
     def start(self, loop: asyncio.AbstractEventLoop, emit: EmitEvent) -> None:
         if shutil.which("auditctl") is None:
@@ -120,6 +136,7 @@ class AuditSource(Source):
         if status.returncode != 0:
             self.stop()
             raise SourceUnavailable(f"auditctl -s: {status.stderr.strip() or 'failed'}")
+        self.stale_removed = remove_stale_rules()
         enabled = parse_fields(status.stdout.replace("\n", " ").replace("enabled ", "enabled="))
         self.enabled_before = enabled.get("enabled")
         if self.enabled_before == "0":
@@ -161,6 +178,7 @@ class AuditSource(Source):
                 "rules": str(len(self.installed)),
                 "records": str(self.records),
                 "audit_enabled_before": str(self.enabled_before),
+                "stale_rules_removed": str(len(self.stale_removed)),
             },
         )
 
