@@ -341,3 +341,14 @@ def test_process_and_thread_modes_write_the_same_records(
     (tree / "d49" / "f099").write_text("changed\n")
     changes = _changes(cli, config, "--full")  # process mode, last file of the walk
     assert set(changes) == {("content", str(tree / "d49" / "f099"))}
+
+
+def test_unsaveable_verify_result_is_a_warning_not_a_failure(
+    cli, config_file: Path, signing_key: Path
+) -> None:
+    _baseline(cli, config_file, signing_key)
+    (config_file.parent / "state" / "last-verify.json").mkdir()  # cannot be replaced by a file
+    result = cli("verify", "-c", str(config_file))
+    assert result.code == 0, result.err
+    assert "no drift" in result.out
+    assert "warning: " in result.out and "cannot save the verify result" in result.out

@@ -183,10 +183,13 @@ def verify_baseline(
             "the configured paths differ from the baseline's; run `garrison baseline` to cover "
             + ", ".join(sorted(configured ^ set(loaded.header.paths)))
         )
+    if record_result:
+        try:
+            save_last_verify(config, report)
+        except IntegrityError as exc:  # the drift report matters more than its bookkeeping
+            warnings.append(str(exc))
     if warnings:
         report = replace(report, warnings=tuple(warnings))
-    if record_result:
-        save_last_verify(config, report)
     return report
 
 
