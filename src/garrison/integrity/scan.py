@@ -261,6 +261,7 @@ def hash_file(real_path: str, size: int, algorithm: str) -> str:
                 want = READ_BLOCK
                 block = os.read(fd, want)
         else:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)  # larger readahead when cold
             buffer = _read_buffer()
             view = memoryview(buffer)
             while count := os.readv(fd, [buffer]):
