@@ -174,3 +174,33 @@ def test_rotate_restarts_the_unit_through_systemctl(
     assert b"bot: systemctl restart freqtrade-bot.service" in result.stdout
     assert calls.read_text().split() == ["restart", "freqtrade-bot.service"]
     assert_no_canary(result.stdout, result.stderr, calls.read_text())
+
+
+def test_failed_restart_is_loud_but_the_rotation_is_kept(
+    age_env: Callable[..., Env], tmp_path: Path
+) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "systemctl"
+    fake.write_text('#!/bin/sh\necho "Unit $2 not found." >&2\nexit 5\n')
+    fake.chmod(0o755)
+    env = age_env("""
+        [[strategies]]
+        name = "bot"
+        unit = "missing.service"
+        secrets = ["binance_key"]
+    """)
+    env.garrison("secrets", "put", "binance_key", stdin=CANARY_KEY.encode())
+    result = env.garrison(
+        "secrets",
+        "rotate",
+        "binance_key",
+        "--value-from-stdin",
+        stdin=CANARY_SECRET.encode(),
+        env={"PATH": f"{bindir}:/usr/bin:/bin"},
+    )
+    assert result.returncode == 2
+    assert b"restart of missing.service failed" in result.stdout
+    assert b"was rotated and recorded, but a strategy was not restarted" in result.stderr
+    record = json.loads((env.state / "secrets/rotations.jsonl").read_text().splitlines()[-1])
+    assert record["version"] == 2 and record["restart_failed"] is True

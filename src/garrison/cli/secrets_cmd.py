@@ -8,8 +8,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from garrison.cli.common import config_option, emit, format_option, get_config, stderr_console
-from garrison.errors import EXIT_FINDINGS, SecretError, UsageError
+from garrison.cli.common import (
+    config_option,
+    emit,
+    format_option,
+    get_config,
+    stderr_console,
+    warn,
+)
+from garrison.errors import EXIT_ERROR, EXIT_FINDINGS, SecretError, UsageError
 
 if TYPE_CHECKING:
     from garrison.config.schema import Config
@@ -281,6 +288,9 @@ def rotate_command(
         if value is not None:
             wipe(value)
     emit(render_rotation(record, fmt), None)
+    if record.restart_failed:
+        warn(f"{name} was rotated and recorded, but a strategy was not restarted (see above)")
+        ctx.exit(EXIT_ERROR)
 
 
 @secrets_group.command(

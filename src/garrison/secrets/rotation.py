@@ -33,6 +33,7 @@ class RotationRecord:
     version: int | None
     backend: str
     restarts: tuple[str, ...] = ()
+    restart_failed: bool = False  # a restart was attempted and did not succeed
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def read_records(config: Config) -> list[RotationRecord]:
                     raw.get("version"),
                     str(raw.get("backend", "")),
                     tuple(raw.get("restarts", ())),
+                    bool(raw.get("restart_failed", False)),
                 )
             )
         except (ValueError, KeyError, TypeError):
@@ -142,28 +144,28 @@ def strategies_using(config: Config, name: str) -> list[Strategy]:
     return out
 
 
-def restart_strategy(config: Config, strategy: Strategy) -> str:
-    """Restart one strategy as [secrets.rotation].restart says; one line saying what happened."""
+def restart_strategy(config: Config, strategy: Strategy) -> tuple[str, bool]:
+    """Restart one strategy as [secrets.rotation].restart says: (what happened, succeeded)."""
     mode = config.secrets.rotation.restart
     if mode == "auto":
         mode = "systemd" if strategy.unit else ("signal" if strategy.match else "none")
     if mode == "none":
-        return f"{strategy.name}: not restarted (no unit or match configured)"
+        return f"{strategy.name}: not restarted (no unit or match configured)", True
     if mode == "systemd":
         if not strategy.unit:
-            return f"{strategy.name}: not restarted (no unit configured)"
+            return f"{strategy.name}: not restarted (no unit configured)", False
         result = run_command(["systemctl", "restart", strategy.unit], timeout=60)
         if not result.ok:
-            return f"{strategy.name}: restart of {strategy.unit} failed: {result.problem()}"
-        return f"{strategy.name}: systemctl restart {strategy.unit}"
+            return f"{strategy.name}: restart of {strategy.unit} failed: {result.problem()}", False
+        return f"{strategy.name}: systemctl restart {strategy.unit}", True
     return _signal_strategy(config, strategy)
 
 
-def _signal_strategy(config: Config, strategy: Strategy) -> str:
+def _signal_strategy(config: Config, strategy: Strategy) -> tuple[str, bool]:
     import psutil
 
     if not strategy.match:
-        return f"{strategy.name}: not signalled (no match configured)"
+        return f"{strategy.name}: not signalled (no match configured)", False
     pattern = re.compile(strategy.match)
     sig = getattr(signal, config.secrets.rotation.restart_signal)
     hit = []
@@ -176,9 +178,9 @@ def _signal_strategy(config: Config, strategy: Strategy) -> str:
             except psutil.Error:
                 continue
     if not hit:
-        return f"{strategy.name}: no running process matches {strategy.match!r}"
+        return f"{strategy.name}: no running process matches {strategy.match!r}", True
     pids = ",".join(map(str, hit))
-    return f"{strategy.name}: {config.secrets.rotation.restart_signal} sent to pid {pids}"
+    return f"{strategy.name}: {config.secrets.rotation.restart_signal} sent to pid {pids}", True
 
 
 def rotate(
@@ -212,11 +214,16 @@ def rotate(
                 )
     finally:
         store.close()
-    restarts = (
-        tuple(restart_strategy(config, s) for s in strategies_using(config, name))
-        if restart
-        else ()
+    outcomes = (
+        [restart_strategy(config, s) for s in strategies_using(config, name)] if restart else []
     )
-    record = RotationRecord(datetime.now(UTC), name, info.version, store.kind, restarts)
+    record = RotationRecord(
+        datetime.now(UTC),
+        name,
+        info.version,
+        store.kind,
+        tuple(line for line, _ok in outcomes),
+        restart_failed=not all(ok for _line, ok in outcomes),
+    )
     append_record(config, record)
     return record
