@@ -226,3 +226,15 @@ def test_prompt_does_not_echo_and_reveal_needs_a_terminal(age_env: Callable[...,
     reveal = Terminal(env, "secrets", "get", "binance_key", "--reveal")
     assert reveal.finish() == 0
     assert CANARY_KEY.encode() in reveal.seen  # shown only because stdout is a terminal
+
+
+def test_identity_file_may_name_systemds_credentials_directory(genv: Env, tmp_path: Path) -> None:
+    creds = tmp_path / "credentials"  # what LoadCredentialEncrypted= gives a unit
+    creds.mkdir()
+    genv.write('[secrets.age]\nidentity_file = "$CREDENTIALS_DIRECTORY/age.key"\n')
+    unit_env = {"CREDENTIALS_DIRECTORY": str(creds)}
+    assert genv.garrison("secrets", "init", env=unit_env).returncode == 0
+    assert (creds / "age.key").read_text().startswith("AGE-SECRET-KEY-1")
+    genv.garrison("secrets", "put", "k", stdin=CANARY_KEY.encode())
+    got = genv.garrison("secrets", "get", "k", env=unit_env)
+    assert got.returncode == 0 and b"length   64" in got.stdout

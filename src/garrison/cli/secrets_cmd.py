@@ -106,7 +106,9 @@ def init_command(ctx: click.Context, identity_file: str | None) -> None:
     store = open_store(config, prompt=_prompt_new_passphrase)
     if not isinstance(store, AgeStore):
         raise UsageError(f"init is for the age backend; [secrets].backend is {store.kind!r}")
-    target = identity_file or config.secrets.age.identity_file
+    target = identity_file or (
+        str(store.identity_path()) if config.secrets.age.identity_file else ""
+    )
     recipient = store.initialise(identity_out=Path(target) if target else None)
     where = target or str(store.wrapped_identity_file) + " (passphrase)"
     emit(f"age store {store.store_dir} ready\nrecipient: {recipient}\nidentity:  {where}\n", None)

@@ -165,7 +165,7 @@ def unlock_materials(host: Host, config: Config) -> list[UnlockMaterial]:
     cfg = config.secrets
     candidates: list[tuple[str, str, bool]] = []
     if cfg.backend == "age" and cfg.age.identity_file:
-        candidates.append(("age identity", cfg.age.identity_file, False))
+        candidates.append(("age identity", os.path.expandvars(cfg.age.identity_file), False))
     elif cfg.backend in ("vault", "openbao"):
         if cfg.vault.auth == "token" and cfg.vault.token_file:
             candidates.append(

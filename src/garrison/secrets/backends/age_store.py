@@ -74,6 +74,11 @@ class AgeStore(SecretBackend):
     def recipient_file(self) -> Path:
         return self.store_dir / "recipient.txt"
 
+    def identity_path(self) -> Path:
+        """[secrets.age].identity_file with $VARS expanded (e.g. $CREDENTIALS_DIRECTORY/age.key,
+        where systemd's LoadCredentialEncrypted= puts it: a unit-private tmpfs)."""
+        return Path(os.path.expandvars(self.config.identity_file or ""))
+
     @property
     def wrapped_identity_file(self) -> Path:
         return self.store_dir / "identity.age"
@@ -125,7 +130,7 @@ class AgeStore(SecretBackend):
             return self._identity
         pyrage = _pyrage()
         if self.config.identity_file:
-            path = Path(self.config.identity_file)
+            path = self.identity_path()
             try:
                 text = path.read_text()
             except FileNotFoundError:
@@ -191,8 +196,8 @@ class AgeStore(SecretBackend):
 
     def ping(self) -> str:
         self._recipient()
-        if self.config.identity_file and not Path(self.config.identity_file).exists():
-            raise SecretError(f"{self.config.identity_file}: age identity file not found")
+        if self.config.identity_file and not self.identity_path().exists():
+            raise SecretError(f"{self.identity_path()}: age identity file not found")
         return f"age store {self.store_dir}: {len(self.list())} secrets"
 
     def close(self) -> None:
