@@ -181,7 +181,13 @@ def import_signature_command(ctx: click.Context, signature: str, manifest: str |
 
 @baseline_command.command("sign-digest")
 @click.argument("digest", type=click.Path(exists=True, dir_okay=False))
-@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="ed25519 private key (PEM or OpenSSH).",
+)
 @click.option("--output", "-o", metavar="FILE", required=True, type=click.Path(dir_okay=False))
 def sign_digest_command(digest: str, key_file: str, output: str) -> None:
     """Sign a statement written by `--export-digest` (run this where the key lives)."""
@@ -335,7 +341,12 @@ def deploy_group() -> None:
 @config_option
 @click.argument("path", required=False, type=click.Path(file_okay=False))
 @click.option("--strategy", metavar="NAME", help="[[strategies]] name (default: PATH's name).")
-@click.option("--sign-with", metavar="KEYFILE", type=click.Path(dir_okay=False))
+@click.option(
+    "--sign-with",
+    metavar="KEYFILE",
+    type=click.Path(dir_okay=False),
+    help="ed25519 key that signs the deploy manifest (default [integrity].signing_key).",
+)
 @click.option("--since", metavar="REV", help="Check commits after REV (not the last deploy).")
 @format_option(("table", "json"))
 @click.pass_context
