@@ -112,3 +112,15 @@ def test_signal_method_stops_and_continues(
     thaw_all(_ctx(config), list(config.strategies), release=False)
     c.wait_advance(frozen_at)
     assert killswitch.engaged(config) is not None  # release=False keeps it
+
+
+def test_strategy_without_selector_fails_and_creates_no_cgroup(
+    cgroup_parent: str, make_config: Callable[..., Config]
+) -> None:
+    config = make_config(strategies=[{"name": "bot", "code_dir": "/opt/trading/bot"}],
+                         respond={"cgroup_parent": cgroup_parent})
+    records = freeze_all(_ctx(config), list(config.strategies), "test")
+    assert records[-1].status == ActionStatus.FAILED
+    assert "set match, user or unit" in records[-1].detail
+    for mount in (HIERARCHIES.v1_freezer, HIERARCHIES.v2):
+        assert mount is None or not (mount / cgroup_parent / "bot").exists()

@@ -135,11 +135,15 @@ class CgroupFreezer(Freezer):
         return f"move processes ({describe_selector(strategy)}) into {group.path}, freeze ({kind})"
 
     def freeze(self, strategy: Strategy) -> StepOutcome:
-        group = self.target(strategy, create=True)
-        moved: list[int] = []
+        found: list[int] = []
         if not strategy.freeze.cgroup:
+            # find the processes first: no selector or nothing running creates no cgroup
+            found = self.pids_of(strategy)
+        group = self.target(strategy, create=bool(found))
+        moved: list[int] = []
+        if found:
             inside = set(group.procs())
-            moved = [pid for pid in self.pids_of(strategy) if pid not in inside and group.add(pid)]
+            moved = [pid for pid in found if pid not in inside and group.add(pid)]
         if not group.procs():
             if not strategy.freeze.cgroup:
                 with contextlib.suppress(OSError):
