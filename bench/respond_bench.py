@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -246,8 +247,7 @@ def main() -> int:
     print(f"  garrison sha256_file   {total_mb / g:8.0f} MiB/s  ({g:.2f} s)")
     print(f"  sha256sum              {total_mb / s:8.0f} MiB/s  ({s:.2f} s)   "
           f"ratio garrison/sha256sum {s / g:.2f}x")
-    for path in files:
-        path.unlink()
+    shutil.rmtree(tmp, ignore_errors=True)  # incidents, evidence, hashing files
     return 0
 
 
