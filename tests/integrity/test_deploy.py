@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -197,3 +198,69 @@ def test_deploy_without_trust_sources_is_a_clear_error(
     result = _deploy(cli, config, repo, signing_key)
     assert result.code == 2
     assert "integrity.allowed_signers / integrity.gnupg_home: neither is set" in result.err
+
+
+def test_strategy_code_dir_history_rewrite_and_since(
+    cli, setup: Path, signing_key: Path, make_repo, signers: dict[str, Signer]
+) -> None:
+    repo = make_repo()
+    setup.write_text(
+        setup.read_text() + f'[[strategies]]\nname = "momentum"\ncode_dir = "{repo}"\n'
+    )
+    first = signers["ssh"].commit(repo, "v1", {"bot.py": "a\n"})
+    ok = cli(
+        "deploy",
+        "verify",
+        "-c",
+        str(setup),
+        "--strategy",
+        "momentum",
+        "--sign-with",
+        str(signing_key),
+        "-f",
+        "json",
+    )
+    assert ok.code == 0, ok.err
+    assert json.loads(ok.out)["strategy"] == "momentum"
+    again = cli(
+        "deploy",
+        "verify",
+        "-c",
+        str(setup),
+        "--strategy",
+        "momentum",
+        "--sign-with",
+        str(signing_key),
+    )
+    assert again.code == 0 and "0 new commits" in again.out
+    # history rewritten behind garrison's back: refused until a human names a base
+    sh("git", "reset", "-q", "--hard", first, cwd=repo)
+    signers["ssh"].commit(repo, "v1 rewritten", {"bot.py": "b\n"}, amend=True)
+    rewritten = cli(
+        "deploy",
+        "verify",
+        "-c",
+        str(setup),
+        "--strategy",
+        "momentum",
+        "--sign-with",
+        str(signing_key),
+    )
+    assert rewritten.code == 2 and "history rewritten?" in rewritten.err
+    root = sh("git", "rev-list", "--max-parents=0", "HEAD", cwd=repo).stdout.strip()
+    assert root  # the amended commit is the new root; --since cannot name its parent
+    forced = cli(
+        "deploy",
+        "verify",
+        "-c",
+        str(setup),
+        "--strategy",
+        "momentum",
+        "--sign-with",
+        str(signing_key),
+        "--since",
+        "HEAD",
+    )
+    assert forced.code == 0, forced.err
+    unknown = cli("deploy", "verify", "-c", str(setup), "--strategy", "nope")
+    assert unknown.code == 2 and "no such [[strategies]] entry (momentum)" in unknown.err
