@@ -291,3 +291,77 @@ def test_audit_cli_ticks_item_6_on_a_root_with_a_fresh_signed_baseline(
     (root / "var/lib/garrison/baseline.gz.sig").unlink()
     opened = cli("audit", "-c", str(path), "--root", str(root), "--area", "integrity")
     assert opened.code == 1 and "[ ]  6." in opened.out and "GAR-FIM-002" in opened.out
+
+
+class _OsvApi:
+    """A local server speaking the OSV API's querybatch and vulns endpoints."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        advisories = {p.stem: json.loads(p.read_text()) for p in OSV_DIR.glob("*.json")}
+        self.queries: list[dict] = []  # type: ignore[type-arg]
+        api = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _send(self, body: object, status: int = 200) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                request = json.loads(self.rfile.read(length))
+                api.queries.extend(request["queries"])
+                results = []
+                for query in request["queries"]:
+                    name = query["package"]["name"]
+                    version = query["version"]
+                    hits = find_vulnerabilities([Distribution(name, version, "")], OSV_DIR)
+                    results.append({"vulns": [{"id": v.id} for v in hits]})
+                self._send({"results": results})
+
+            def do_GET(self) -> None:
+                vuln_id = self.path.rsplit("/", 1)[-1]
+                doc = next((d for d in advisories.values() if d["id"] == vuln_id), None)
+                self._send(doc or {"code": 5}, 200 if doc else 404)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_online_osv_lookup_against_a_local_api(
+    root: Path, tmp_path: Path, signing_key: Path
+) -> None:
+    api = _OsvApi()
+    try:
+        config, path = _config(tmp_path, signing_key)
+        path.write_text(
+            path.read_text().replace(
+                "[integrity]", f'[integrity]\nosv_online = true\nosv_api = "{api.url}"'
+            )
+        )
+        config = load_config(str(path))
+        findings = _results(root, config, NoKnownVulnerablePackages)["GAR-CODE-002"]
+        failed = {f.subject: f for f in findings if f.status == Status.FAIL}
+        assert set(failed) == {"momentum: requests"}
+        assert "fixed in 2.31.0" in failed["momentum: requests"].message
+        assert {q["package"]["name"] for q in api.queries} == {"requests", "ccxt"}
+    finally:
+        api.close()
+    # the API gone: one clear error, no traceback
+    down = _results(root, config, NoKnownVulnerablePackages)["GAR-CODE-002"][0]
+    assert down.status == Status.ERROR and "OSV API http://127.0.0.1" in down.message

@@ -251,14 +251,19 @@ class NoKnownVulnerablePackages(Check):
     )
 
     def run(self, facts: Facts) -> Iterable[Finding]:
-        from garrison.integrity.osv import find_vulnerabilities, installed_distributions
+        from garrison.integrity.osv import (
+            find_vulnerabilities,
+            installed_distributions,
+            query_online,
+        )
 
         venvs = [(s.name, _venv_of(facts, s.venv, s.code_dir)) for s in facts.config.strategies]
         venvs = [(name, venv) for name, venv in venvs if venv]
         if not venvs:
             raise CheckSkipped("no strategy has a venv (set strategies.venv)")
-        database = facts.config.integrity.osv_database
-        if not database:
+        cfg = facts.config.integrity
+        database = cfg.osv_database
+        if not database and not cfg.osv_online:
             for name, venv in venvs:
                 yield self.warned(
                     "not checked: set integrity.osv_database to an OSV PyPI all.zip",
@@ -266,13 +271,19 @@ class NoKnownVulnerablePackages(Check):
                     subject=f"{name} ({venv})",
                 )
             return
+        source = " + ".join(filter(None, [database, cfg.osv_api if cfg.osv_online else ""]))
         for name, venv in venvs:
             assert venv is not None
             dists = installed_distributions(facts.host, venv)
-            vulns = find_vulnerabilities(dists, Path(database))
+            vulns = find_vulnerabilities(dists, Path(database)) if database else []
+            if cfg.osv_online:
+                known = {(v.id, v.package) for v in vulns}
+                vulns += [
+                    v for v in query_online(dists, cfg.osv_api) if (v.id, v.package) not in known
+                ]
             if not vulns:
                 yield self.passed(
-                    f"{len(dists)} packages, none with a known vulnerability",
+                    f"{len(dists)} packages, none with a known vulnerability ({source})",
                     subject=f"{name} ({venv})",
                 )
                 continue
@@ -281,7 +292,7 @@ class NoKnownVulnerablePackages(Check):
                 yield self.failed(
                     f"{vuln.package} {vuln.version}: {vuln.id} {vuln.summary}{fixed}",
                     Evidence(
-                        source=f"{venv} site-packages ({vuln.package}) vs {database}",
+                        source=f"{venv} site-packages ({vuln.package}) vs {source}",
                         observed=f"{vuln.package}=={vuln.version}",
                         expected=f"not affected by {vuln.id}"
                         + (f" ({', '.join(vuln.aliases)})" if vuln.aliases else ""),

@@ -62,6 +62,10 @@ class IntegrityConfig(StrictModel):
     osv_database: str | None = Field(
         None, description="directory of OSV JSON files or an OSV all.zip (PyPI), used offline"
     )
+    osv_online: bool = Field(
+        False, description="also ask an OSV API (sends package names and versions off the box)"
+    )
+    osv_api: str = Field("https://api.osv.dev", description="OSV API base URL for osv_online")
 
     @field_validator("paths")
     @classmethod

@@ -182,3 +182,62 @@ def find_vulnerabilities(
                     fixed=tuple(_fixed_versions(ranges)),
                 )
     return sorted(found.values(), key=lambda v: (normalize(v.package), v.id))
+
+
+DEFAULT_OSV_API = "https://api.osv.dev"
+ONLINE_TIMEOUT_S = 10.0
+BATCH_SIZE = 1000  # api.osv.dev accepts up to 1000 queries per batch
+
+
+def query_online(
+    distributions: Iterable[Distribution],
+    api: str = DEFAULT_OSV_API,
+    *,
+    timeout: float = ONLINE_TIMEOUT_S,
+) -> list[Vulnerability]:
+    """Ask an OSV API (querybatch, then each advisory) about the installed versions.
+
+    Off unless [integrity].osv_online is set: this sends package names and versions off the box.
+    """
+    import httpx
+
+    dists = list(distributions)
+    found: dict[tuple[str, str], Vulnerability] = {}
+    base = api.rstrip("/")
+    try:
+        with httpx.Client(timeout=timeout) as client:
+            for start in range(0, len(dists), BATCH_SIZE):
+                batch = dists[start : start + BATCH_SIZE]
+                queries = [
+                    {"package": {"name": d.name, "ecosystem": "PyPI"}, "version": d.version}
+                    for d in batch
+                ]
+                response = client.post(f"{base}/v1/querybatch", json={"queries": queries})
+                response.raise_for_status()
+                results = response.json().get("results", [])
+                for dist, result in zip(batch, results, strict=False):
+                    for entry in result.get("vulns", []) or []:
+                        vuln_id = str(entry.get("id", "?"))
+                        detail = client.get(f"{base}/v1/vulns/{vuln_id}")
+                        detail.raise_for_status()
+                        doc = detail.json()
+                        ranges = [
+                            r
+                            for a in doc.get("affected", [])
+                            if normalize(str(a.get("package", {}).get("name", "")))
+                            == normalize(dist.name)
+                            for r in a.get("ranges", [])
+                        ]
+                        found[(vuln_id, dist.name)] = Vulnerability(
+                            id=vuln_id,
+                            package=dist.name,
+                            version=dist.version,
+                            summary=str(doc.get("summary") or doc.get("details", "")[:120]),
+                            aliases=tuple(doc.get("aliases", [])),
+                            fixed=tuple(_fixed_versions(ranges)),
+                        )
+    except httpx.HTTPError as exc:
+        raise IntegrityError(f"OSV API {base}: {type(exc).__name__}: {exc}") from None
+    except ValueError:
+        raise IntegrityError(f"OSV API {base}: answer is not JSON") from None
+    return sorted(found.values(), key=lambda v: (normalize(v.package), v.id))
