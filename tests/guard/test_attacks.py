@@ -89,15 +89,23 @@ def test_pth_file_in_strategy_venv_alerts(guard: GuardRun) -> None:
     assert alert.events[0]["path"].endswith("zz_evil.pth")
 
 
-def test_bot_writing_logs_outside_protected_paths_raises_nothing(guard: GuardRun) -> None:
-    # A benign workload: the bot writes its logs and database next to (not inside) its code.
+def test_bot_writing_its_logs_and_database_raises_nothing(guard: GuardRun) -> None:
+    # A benign workload: the bot writes logs and its trade database inside its code_dir.
+    bot = guard.mnt / "opt/trading/bot"
     guard.sh(
-        f"mkdir -p {guard.mnt}/scratch/bot-data && "
-        f"for i in 1 2 3; do echo line $i >> {guard.mnt}/scratch/bot-data/bot.log; done && "
-        f"echo db > {guard.mnt}/scratch/bot-data/trades.sqlite"
+        f"mkdir -p {bot}/logs && "
+        f"for i in 1 2 3; do echo line $i >> {bot}/logs/bot.log; done && "
+        f"echo db > {bot}/tradesv3.sqlite && echo wal > {bot}/tradesv3.sqlite-wal && "
+        f"echo x >> {guard.mnt}/scratch/elsewhere.log"
     )
     guard.settle()
     assert guard.rules_seen() == set()
+    # ...but new code in the same tree is a protected-file change.
+    guard.sh(f"echo 'import os' > {bot}/strategy.py")
+    alert = guard.wait_rule("GRD-FILE-001")
+    guard.settle()
+    assert {e["path"] for a in guard.alerts() for e in a.events} == {f"{bot}/strategy.py"}
+    assert alert.rule_id == "GRD-FILE-001"
 
 
 def test_failed_su_in_auth_log_alerts(guard: GuardRun) -> None:

@@ -120,6 +120,22 @@ class GuardConfig(StrictModel):
         description="trees where any change alerts (strategies' code_dir are added)",
     )
     watch: WatchPaths = Field(default_factory=WatchPaths)
+    data_globs: list[str] = Field(
+        default_factory=lambda: [
+            "**/*.log",
+            "**/*.log.[0-9]*",
+            "**/logs",
+            "**/logs/**",
+            "**/*.sqlite",
+            "**/*.sqlite-*",
+            "**/*.db",
+            "**/*.db-*",
+            "**/__pycache__/**",
+            "**/user_data/data/**",
+        ],
+        description="a bot's own data inside its code_dir (logs, databases): writes there are "
+        "not alerts (rule macro {data_paths})",
+    )
     rule_files: list[str] = Field(
         default_factory=list,
         description="extra rule files (TOML) loaded after the shipped default rules",

@@ -162,10 +162,16 @@ class AlertEngine:
 
     def _defer_unattributed(self, rule: Rule, event: Event) -> None:
         """Writer unknown or gone: verify the content after a short settle (key -1)."""
+        if event.pid is not None and self.loop is not None:
+            # The writer has exited, so its writes are complete: decide now (no added delay).
+            self.pending.setdefault(-2, {}).setdefault(event.path, (rule, event))
+            self.loop.call_soon(self._verify_pid, -2)
+            return
         bucket = self.pending.setdefault(-1, {})
         first = not bucket
         bucket.setdefault(event.path, (rule, event))
         if first and self.loop is not None:
+            # No pid at all (inotify): give a package manager time to finish the file.
             settle = self.config.guard.package_manager.settle_s
             self.loop.call_later(settle, self._verify_pid, -1)
 

@@ -40,6 +40,7 @@ def build_scope(config: Config) -> GuardScope:
         "shell_profiles": list(watch.shell_profiles),
         "privilege_files": list(watch.privilege_files),
         "state_dir": [config.paths.state_dir],
+        "data_paths": [f"{d.rstrip('/')}/{g}" for d in code_dirs for g in guard.data_globs],
     }
     patterns = [
         *protected,
