@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -172,12 +173,26 @@ def test_special_files_and_symlink_loops_are_recorded_not_followed(
     (tree / "stuff" / "loop-a").symlink_to("loop-b")
     (tree / "stuff" / "loop-b").symlink_to("loop-a")
     (tree / "stuff" / "self").symlink_to(".")
+    if os.geteuid() == 0:  # a /dev/zero twin: reading it would never end
+        os.mknod(tree / "stuff" / "zero", 0o600 | stat.S_IFCHR, os.makedev(1, 5))
     odd = os.fsencode(str(tree / "stuff")) + b"/odd\tname\nwith\xffbytes"
     with open(odd, "wb") as handle:
         handle.write(b"x")
     try:
         _baseline(cli, config_file, signing_key)
         assert cli("verify", "-c", str(config_file)).code == 0
+        assert cli("verify", "-c", str(config_file), "--full").code == 0
+        import gzip
+
+        text = gzip.decompress((config_file.parent / "state" / "baseline.gz").read_bytes())
+        kinds = {
+            line.split(b"\t")[0].rsplit(b"/", 1)[-1]: line.split(b"\t")[1]
+            for line in text.splitlines()
+            if not line.startswith(b"#")
+        }
+        assert kinds[b"fifo"] == b"p" and kinds[b"sock"] == b"s" and kinds[b"loop-a"] == b"l"
+        if os.geteuid() == 0:
+            assert kinds[b"zero"] == b"c"
         with open(odd, "wb") as handle:
             handle.write(b"y")
         changes = _changes(cli, config_file)
