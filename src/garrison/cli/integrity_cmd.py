@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -124,6 +125,10 @@ def baseline_command(
         _write_file(Path(export_digest), statement(summary))
     for problem in result.unreadable[:20]:
         warn(f"unreadable (recorded without a hash): {problem}")
+    if len(result.unreadable) > 20:
+        warn(f"... and {len(result.unreadable) - 20} more unreadable (see --format json)")
+    if result.unreadable and os.geteuid() != 0:
+        warn("not running as root: files only root can read are recorded without a hash")
     if result.vanished:
         warn(f"{len(result.vanished)} entries vanished during the scan (not recorded)")
     if summary.header.missing_paths:
