@@ -164,12 +164,16 @@ def bench_latency(work: Path, mnt: Path, writes: int) -> dict[str, Any]:
     }
 
 
-def bench_idle(work: Path, seconds: float) -> dict[str, Any]:
-    base = work / "idle"
+def bench_idle(work: Path, seconds: float, mnt: Path | None = None) -> dict[str, Any]:
+    """Idle on the real default paths (root fs shared with other activity), or with mnt on a
+    quiet tmpfs only (the daemon's own idle cost)."""
+    base = work / ("idle-quiet" if mnt else "idle")
     base.mkdir()
     config = base / "g.toml"
     protected = ["/usr/bin", "/usr/sbin", "/usr/lib", "/etc", "/opt/trading"]
-    config.write_text(config_text(base, protected, "/opt/trading/venv"))
+    if mnt is not None:
+        protected = [f"{mnt}/usr/bin"]
+    config.write_text(config_text(base, protected, f"{mnt}/venv" if mnt else "/opt/trading/venv"))
     guard = Guard(config)
     wait_ready(base)  # the start snapshot of the real trees is done
     time.sleep(2)
@@ -187,7 +191,7 @@ def bench_idle(work: Path, seconds: float) -> dict[str, Any]:
         "rss_mb": round(rss, 1),
         "peak_rss_mb": round(hwm, 1),
         "events_in_scope": summary.get("events"),
-        "note": "the root fs is shared with other helpers' test runs: their writes are events too",
+        "files_detail": files.get("detail", {}),
     }
 
 
@@ -299,6 +303,9 @@ def main() -> None:
     print(f"idle for {args.idle:g} s on the real default paths ...", flush=True)
     results["idle"] = bench_idle(work, args.idle)
     print(json.dumps(results["idle"]), flush=True)
+    print(f"idle for {args.idle:g} s on a quiet tmpfs (the daemon's own cost) ...", flush=True)
+    results["idle_quiet"] = bench_idle(work, args.idle, mnt)
+    print(json.dumps(results["idle_quiet"]), flush=True)
     print(f"burst {args.rate}/s for {args.burst_seconds:g} s ...", flush=True)
     results["burst"] = bench_burst(work, mnt, args.rate, args.burst_seconds)
     print(json.dumps(results["burst"]), flush=True)

@@ -22,7 +22,13 @@ FAN_NONBLOCK = 0x2
 FAN_CLASS_NOTIF = 0x0
 FAN_REPORT_DFID_NAME = 0x400 | 0x800
 FAN_MARK_ADD = 0x1
+FAN_MARK_IGNORED_SURV_MODIFY = 0x40
+FAN_MARK_FLUSH = 0x80
+FAN_MARK_EVICTABLE = 0x200
+FAN_MARK_IGNORE = 0x400
 FAN_MARK_FILESYSTEM = 0x100
+FAN_EVENT_ON_CHILD = 0x08000000
+MAX_IGNORE_MARKS = 4096
 
 FAN_MODIFY = 0x2
 FAN_ATTRIB = 0x4
@@ -122,6 +128,8 @@ class FanotifySource(Source):
         self.dir_cache: dict[bytes, str | None] = {}  # handle -> path, None = not relevant
         self.loop: asyncio.AbstractEventLoop | None = None
         self.events_read = 0
+        self.ignore_marks = 0  # learned in-kernel ignore marks on irrelevant busy directories
+        self.ignore_supported = True
         self.overflows = 0
         self.marked: list[str] = []
         self.libc = _libc()
@@ -177,6 +185,8 @@ class FanotifySource(Source):
                 "filesystems": ", ".join(self.marked),
                 "events_read": str(self.events_read),
                 "overflows": str(self.overflows),
+                "ignore_marks": str(self.ignore_marks),
+                "ignore_marks_supported": str(self.ignore_supported),
             },
         )
 
@@ -215,6 +225,7 @@ class FanotifySource(Source):
                     # handle simply never comes again.
                     if mask & FAN_ONDIR and mask & (FAN_MOVED_FROM | FAN_MOVED_TO):
                         self.dir_cache.clear()  # a directory moved: cached paths may be stale
+                        self._flush_ignores()
                     self.on_file(kinds, path, pid if pid > 0 else None)
             offset += event_len
 
@@ -242,6 +253,36 @@ class FanotifySource(Source):
             pos += length
         return None
 
+    def _ignore(self, mfd: int, handle: bytes) -> None:
+        """Tell the kernel to stop reporting a directory no watched path can be in.
+
+        An evictable FAN_MARK_IGNORE mark (Linux 6.0+) on the directory and its children: a
+        bot writing its logs elsewhere on the filesystem then costs the guard nothing. Every
+        directory move flushes these marks (a directory moved under a protected path must be
+        seen again); on older kernels the guard keeps filtering in user space.
+        """
+        if not self.ignore_supported or self.ignore_marks >= MAX_IGNORE_MARKS:
+            return
+        dfd = self.libc.open_by_handle_at(mfd, handle, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        if dfd < 0:
+            return
+        try:
+            flags = (
+                FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_IGNORED_SURV_MODIFY | FAN_MARK_EVICTABLE
+            )
+            mask = WATCH_MASK | FAN_EVENT_ON_CHILD
+            if self.libc.fanotify_mark(self.fd, flags, mask, dfd, None) == 0:
+                self.ignore_marks += 1
+            elif ctypes.get_errno() == errno.EINVAL:
+                self.ignore_supported = False
+        finally:
+            os.close(dfd)
+
+    def _flush_ignores(self) -> None:
+        if self.ignore_marks:
+            self.libc.fanotify_mark(self.fd, FAN_MARK_FLUSH, 0, -1, None)
+            self.ignore_marks = 0
+
     def _resolve(self, fsid: bytes, handle: bytes) -> str | None:
         key = fsid + handle
         if key in self.dir_cache:
@@ -259,5 +300,7 @@ class FanotifySource(Source):
                 self.dir_cache.clear()
             relevant = path if self.relevant_dir(path) else None
             self.dir_cache[key] = relevant
+            if relevant is None:
+                self._ignore(mfd, handle)
             return relevant
         return None
