@@ -101,3 +101,9 @@ def test_duplicate_strategy_names(tmp_path: Path) -> None:
     path = write(tmp_path, "[[strategies]]\nname = 'a'\n[[strategies]]\nname = 'a'\n")
     with pytest.raises(ConfigError, match=r"strategies\[1\]\.name: 'a' is used twice"):
         load_config(path, env={})
+
+
+def test_bad_match_regex_is_caught_at_load(tmp_path: Path) -> None:
+    path = write(tmp_path, "[[strategies]]\nname = 'a'\nmatch = 'freqtrade(('\n")
+    with pytest.raises(ConfigError, match=r"strategies\[0\]\.match: not a valid regular expression"):
+        load_config(path, env={})

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from garrison.config.base import StrictModel
 from garrison.config.respond import FreezeSpec
@@ -27,3 +28,13 @@ class Strategy(StrictModel):
     freeze: FreezeSpec = Field(
         default_factory=FreezeSpec, description="how garrison freezes it (respond)"
     )
+
+    @field_validator("match")
+    @classmethod
+    def _valid_regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
