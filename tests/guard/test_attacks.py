@@ -177,3 +177,20 @@ def test_respond_responder_runs_the_playbook(tmp_path: Path) -> None:
         )
     finally:
         run.stop()
+
+
+def test_directory_moved_in_from_an_ignored_place_is_still_watched(guard: GuardRun) -> None:
+    # scratch/ is irrelevant, so the guard asks the kernel to stop reporting it (an ignore
+    # mark); moving a directory from there under /usr/bin must not carry that blindness.
+    staging = guard.mnt / "scratch/staging"
+    guard.sh(f"mkdir {staging} && for i in 1 2 3; do echo x >> {staging}/noise; done")
+    guard.settle()
+    assert guard.rules_seen() == set()
+    target = guard.mnt / "usr/bin/kit"
+    # The write right after the move races the guard's flush of its ignore marks.
+    guard.sh(f"mv {staging} {target} && echo payload > {target}/implant")
+    guard.wait_rule("GRD-FILE-001")
+    guard.wait_for(
+        lambda: any(e["path"] == f"{target}/implant" for a in guard.alerts() for e in a.events),
+        "the write inside the moved-in directory",
+    )

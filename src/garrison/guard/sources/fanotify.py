@@ -29,6 +29,7 @@ FAN_MARK_IGNORE = 0x400
 FAN_MARK_FILESYSTEM = 0x100
 FAN_EVENT_ON_CHILD = 0x08000000
 MAX_IGNORE_MARKS = 4096
+MAX_MOVED_IN_FILES = 10000
 
 FAN_MODIFY = 0x2
 FAN_ATTRIB = 0x4
@@ -223,10 +224,13 @@ class FanotifySource(Source):
                     kinds = tuple(dict.fromkeys(k for bit, k in MASK_KINDS if mask & bit))
                     # Only a moved directory changes other directories' paths; a deleted one's
                     # handle simply never comes again.
+                    writer = pid if pid > 0 else None
                     if mask & FAN_ONDIR and mask & (FAN_MOVED_FROM | FAN_MOVED_TO):
                         self.dir_cache.clear()  # a directory moved: cached paths may be stale
                         self._flush_ignores()
-                    self.on_file(kinds, path, pid if pid > 0 else None)
+                        if mask & FAN_MOVED_TO:
+                            self._moved_in(path, writer)
+                    self.on_file(kinds, path, writer)
             offset += event_len
 
     def _path_of(self, buf: bytes, start: int, end: int) -> str | None:
@@ -270,13 +274,26 @@ class FanotifySource(Source):
             flags = (
                 FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_IGNORED_SURV_MODIFY | FAN_MARK_EVICTABLE
             )
-            mask = WATCH_MASK | FAN_EVENT_ON_CHILD
+            # Not FAN_ONDIR: events about the directory itself (its move under a protected
+            # path above all) must still be reported.
+            mask = (WATCH_MASK & ~FAN_ONDIR) | FAN_EVENT_ON_CHILD
             if self.libc.fanotify_mark(self.fd, flags, mask, dfd, None) == 0:
                 self.ignore_marks += 1
             elif ctypes.get_errno() == errno.EINVAL:
                 self.ignore_supported = False
         finally:
             os.close(dfd)
+
+    def _moved_in(self, directory: str, pid: int | None) -> None:
+        """A directory moved here: report what it holds (writes made inside it before the
+        ignore marks were flushed never reached us)."""
+        count = 0
+        for top, _dirs, files in os.walk(directory):
+            for name in files:
+                self.on_file(("move_to",), os.path.join(top, name), pid)
+                count += 1
+                if count >= MAX_MOVED_IN_FILES:
+                    return
 
     def _flush_ignores(self) -> None:
         if self.ignore_marks:
