@@ -43,6 +43,8 @@ BIG_READ_BYTES = 4 << 20
 CHUNK_ENTRIES = 64
 #: Entries after which a scan moves from threads to worker processes (when allowed).
 PROCESS_THRESHOLD = 4096
+#: Chunks the walking thread may run ahead of a big file still being hashed.
+INLINE_WINDOW = 256
 READ_BLOCK = 1 << 20
 
 ProgressCallback = Callable[[int, int], None]  # (files done, bytes hashed so far)
@@ -293,6 +295,43 @@ class _ChunkResult:
     vanished: list[str] = field(default_factory=list)
     files_hashed: int = 0
     bytes_hashed: int = 0
+    # big files handed to a helper thread: (position in records/lines, record, hash future)
+    deferred: list[tuple[int, FileRecord, Future[str]]] = field(default_factory=list)
+
+    def pending(self) -> bool:
+        return any(not future.done() for _pos, _record, future in self.deferred)
+
+    def resolve(self, lines: bool) -> None:
+        """Fill in the hashes of deferred big files (waiting for them)."""
+        gone: set[int] = set()
+        for position, record, future in self.deferred:
+            try:
+                complete = record.with_content(hash=future.result(), caps=record.caps)
+                self.files_hashed += 1
+                self.bytes_hashed += record.size
+            except FileNotFoundError:
+                self.vanished.append(record.path)
+                gone.add(position)
+                continue
+            except OSError as exc:
+                self.unreadable.append(f"{record.path}: {exc.strerror or exc}")
+                complete = record.with_content(hash=UNREADABLE, caps=record.caps)
+            if lines:
+                self.lines[position] = complete.to_line()
+            else:
+                self.records[position] = complete
+        self.deferred.clear()
+        if gone:
+            keep = [i for i in range(len(self.paths if lines else self.records)) if i not in gone]
+            if lines:
+                self.paths = [self.paths[i] for i in keep]
+                self.lines = [self.lines[i] for i in keep]
+            else:
+                self.records = [self.records[i] for i in keep]
+
+
+#: Hashes a big file on a helper thread; a future of its digest.
+Defer = Callable[[str, int], "Future[str]"]
 
 
 def _reusable(known: FileRecord | None, record: FileRecord) -> bool:
@@ -305,8 +344,13 @@ def _reusable(known: FileRecord | None, record: FileRecord) -> bool:
     )
 
 
-def _complete_chunk(chunk: list[_Pending], spec: ScanSpec, lines: bool) -> _ChunkResult:
-    """lstat, read symlinks and capabilities, and hash the files of one chunk (in a worker)."""
+def _complete_chunk(
+    chunk: list[_Pending], spec: ScanSpec, lines: bool, defer: Defer | None = None
+) -> _ChunkResult:
+    """lstat, read symlinks and capabilities, and hash the files of one chunk.
+
+    With `defer`, files of BIG_FILE_BYTES or more are handed to it and resolved later.
+    """
     result = _ChunkResult()
     for item in chunk:
         real = spec.real(item.path)
@@ -320,6 +364,10 @@ def _complete_chunk(chunk: list[_Pending], spec: ScanSpec, lines: bool) -> _Chun
                 if _reusable(item.known, record):
                     assert item.known is not None
                     record = record.with_content(hash=item.known.hash, caps=item.known.caps)
+                elif defer is not None and record.size >= BIG_FILE_BYTES:
+                    record = record.with_content(hash="", caps=read_caps(real))
+                    position = len(result.lines if lines else result.records)
+                    result.deferred.append((position, record, defer(real, record.size)))
                 else:
                     caps = read_caps(real)
                     digest = hash_file(real, record.size, spec.algorithm)
@@ -394,15 +442,12 @@ def _scan(
     *,
     lines: bool,
 ) -> Iterator[_ChunkResult]:
-    workers = spec.worker_count()
-    in_flight: deque[tuple[int, Future[_ChunkResult]]] = deque()
-    max_in_flight = workers * 4
     entries_done = 0
-
-    def drain_one() -> _ChunkResult:
-        nonlocal entries_done
-        size, future = in_flight.popleft()
-        result = future.result()
+    chunks = _chunks(_walk(spec, problems, missing), reuse)
+    scanner = (
+        _scan_pooled(spec, chunks, lines) if spec.processes else _scan_inline(spec, chunks, lines)
+    )
+    for size, result in scanner:
         for text in result.unreadable:
             problems.note(problems.unreadable, text)
         for path in result.vanished:
@@ -412,22 +457,68 @@ def _scan(
         entries_done += size
         if progress is not None:
             progress(entries_done, problems.bytes_hashed)
-        return result
+        yield result
 
-    # Threads first; worker processes only once the scan proves big enough to pay their start.
+
+def _hash_later(real_path: str, size: int, algorithm: str) -> str:
+    return hash_file(real_path, size, algorithm)  # looked up at call time (tests patch it)
+
+
+def _scan_inline(
+    spec: ScanSpec, chunks: Iterator[list[_Pending]], lines: bool
+) -> Iterator[tuple[int, _ChunkResult]]:
+    """The walking thread does the per-file work itself; helper threads hash big files.
+
+    Per-file work is mostly short Python between short syscalls: spread over threads it spends
+    its time handing the GIL around. Big files are the opposite (long reads and BLAKE3, both
+    without the GIL), so only they go to the helpers, which then run truly in parallel.
+    """
+    helpers = max(1, spec.worker_count() - 1)
+    pool = ThreadPoolExecutor(helpers, thread_name_prefix="garrison-hash")
+    window: deque[tuple[int, _ChunkResult]] = deque()
+
+    def defer(real_path: str, size: int) -> Future[str]:
+        return pool.submit(_hash_later, real_path, size, spec.algorithm)
+
+    def finish() -> tuple[int, _ChunkResult]:
+        size, result = window.popleft()
+        result.resolve(lines)
+        return size, result
+
+    try:
+        for chunk in chunks:
+            window.append((len(chunk), _complete_chunk(chunk, spec, lines, defer)))
+            # keep going while big files hash; hand results on as soon as they are complete
+            while window and (len(window) > INLINE_WINDOW or not window[0][1].pending()):
+                yield finish()
+        while window:
+            yield finish()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _scan_pooled(
+    spec: ScanSpec, chunks: Iterator[list[_Pending]], lines: bool
+) -> Iterator[tuple[int, _ChunkResult]]:
+    """Every chunk to a pool: threads at first, worker processes once the scan is big."""
+    workers = spec.worker_count()
+    in_flight: deque[tuple[int, Future[_ChunkResult]]] = deque()
+    max_in_flight = workers * 4
     pools: list[Executor] = [ThreadPoolExecutor(workers, thread_name_prefix="garrison-hash")]
     submitted = 0
     try:
-        for chunk in _chunks(_walk(spec, problems, missing), reuse):
-            if submitted >= PROCESS_THRESHOLD and len(pools) == 1 and spec.processes:
+        for chunk in chunks:
+            if submitted >= PROCESS_THRESHOLD and len(pools) == 1:
                 pools.append(_process_pool(workers))
             future = pools[-1].submit(_complete_chunk, chunk, spec, lines)
             submitted += len(chunk)
             in_flight.append((len(chunk), future))
             if len(in_flight) >= max_in_flight:
-                yield drain_one()
+                size, done = in_flight.popleft()
+                yield size, done.result()
         while in_flight:
-            yield drain_one()
+            size, done = in_flight.popleft()
+            yield size, done.result()
     except BrokenExecutor:
         raise IntegrityError("a hashing worker process died; nothing was saved") from None
     finally:
