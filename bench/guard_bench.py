@@ -31,10 +31,10 @@ from typing import Any
 GARRISON = str(Path(sys.executable).with_name("garrison"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SITE = "venv/lib/python3.11/site-packages"
+BOT_LOGS = "bot/logs"  # inside the strategy's code_dir, a data path: in scope, no rule hits
 
 
-def config_text(base: Path, protected: list[str], venv: str, **guard: str) -> str:
-    extra = "\n".join(f"{k} = {v}" for k, v in guard.items())
+def config_text(base: Path, protected: list[str], venv: str, code_dir: str = "") -> str:
     return textwrap.dedent(
         f"""\
         [paths]
@@ -47,12 +47,11 @@ def config_text(base: Path, protected: list[str], venv: str, **guard: str) -> st
         audit = "off"
         nflog = false
         auth_log = "{base}/auth.log"
-        {extra}
         [[strategies]]
         name = "bench"
         venv = "{venv}"
         """
-    )
+    ) + (f'code_dir = "{code_dir}"\n' if code_dir else "")
 
 
 class Guard:
@@ -202,7 +201,7 @@ os.makedirs(d, exist_ok=True)
 n, start, slice_n = 0, time.monotonic(), max(1, rate // 100)
 while n < rate * seconds:
     for _ in range(slice_n):
-        os.mknod(os.path.join(d, f"m{n}.py"))  # exactly one FAN_CREATE per file
+        os.mknod(os.path.join(d, f"m{n}.log"))  # exactly one FAN_CREATE per file
         n += 1
     ahead = start + n / rate - time.monotonic()
     if ahead > 0:
@@ -215,12 +214,12 @@ def bench_burst(work: Path, mnt: Path, rate: int, seconds: float) -> dict[str, A
     base = work / "burst"
     base.mkdir()
     config = base / "g.toml"
-    config.write_text(config_text(base, [f"{mnt}/usr/bin"], f"{mnt}/venv"))
+    config.write_text(config_text(base, [f"{mnt}/usr/bin"], f"{mnt}/venv", f"{mnt}/bot"))
     guard = Guard(config)
     wait_ready(base)
     cpu0 = guard.cpu_s()
     done = subprocess.run(
-        [sys.executable, "-c", BURST, f"{mnt}/{SITE}/burst", str(rate), str(seconds)],
+        [sys.executable, "-c", BURST, f"{mnt}/{BOT_LOGS}/burst", str(rate), str(seconds)],
         capture_output=True,
         text=True,
         check=True,
@@ -294,7 +293,7 @@ def main() -> None:
     mnt = work / "mnt"
     mnt.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "guard-bench", str(mnt)], check=True)
-    for sub in ("usr/bin", SITE):
+    for sub in ("usr/bin", SITE, BOT_LOGS):
         (mnt / sub).mkdir(parents=True)
     results: dict[str, Any] = {"cpus": os.cpu_count(), "load_before": os.getloadavg()}
     print(f"write -> alert latency over {args.writes} writes ...", flush=True)

@@ -147,7 +147,11 @@ def test_exec_responder_gets_alert_json(tmp_path: object) -> None:
 
     base = Path(str(tmp_path))
     out = base / "exec-out.json"
-    run = make_run(base, responders='["log", "exec"]', exec_command=f'["sh", "-c", "cat > {out}"]')
+    run = make_run(
+        base,
+        responders='["log", "exec"]',
+        exec_command=f'["sh", "-c", "cat >> {out}; echo >> {out}"]',
+    )
     run.start()
     try:
         run.sh(f"echo x > {run.mnt}/usr/bin/dropper")
@@ -157,8 +161,11 @@ def test_exec_responder_gets_alert_json(tmp_path: object) -> None:
         run.stop()
     import json
 
-    alert = json.loads(out.read_text())
+    alerts = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    alert = alerts[0]
     assert alert["rule_id"] == "GRD-FILE-001"
+    # SIGTERM is announced too: an attacker stopping the guard is not silent.
+    assert alerts[-1]["rule_id"] == "GRD-GUARD-002"
     assert alert["events"][0]["path"].endswith("/usr/bin/dropper")
 
 
@@ -194,3 +201,17 @@ def test_directory_moved_in_from_an_ignored_place_is_still_watched(guard: GuardR
         lambda: any(e["path"] == f"{target}/implant" for a in guard.alerts() for e in a.events),
         "the write inside the moved-in directory",
     )
+
+
+def test_trojaned_library_in_strategy_venv_alerts_but_bytecode_caches_do_not(
+    guard: GuardRun,
+) -> None:
+    site = guard.mnt / "opt/trading/venv/lib/python3.11/site-packages"
+    guard.sh(f"mkdir -p {site}/__pycache__ && echo cache > {site}/__pycache__/six.cpython-311.pyc")
+    guard.settle()
+    assert guard.rules_seen() == set()
+    guard.sh(f"echo 'import socket  # exfiltrate keys' >> {site}/six.py")
+    alert = guard.wait_rule("GRD-FILE-002")
+    guard.settle()
+    assert guard.rules_seen() == {"GRD-FILE-002"}
+    assert {e["path"] for e in alert.events} == {f"{site}/six.py"}

@@ -194,6 +194,21 @@ class GuardDaemon:
                 extra={"source": to_jsonable(st)},
             )
 
+    def _signalled(self, sig: signal.Signals) -> None:
+        """A stop request: say so (an attacker stopping the guard must not be silent)."""
+        assert self.stopping is not None
+        if not self.stopping.is_set():
+            self.engine.process(
+                Event(
+                    source="guard",
+                    kind="stopped",
+                    time=datetime.now(UTC),
+                    pid=os.getpid(),
+                    detail={"reason": f"signal {sig.name}"},
+                )
+            )
+        self.stopping.set()
+
     def _stop_started(self) -> None:
         for started in self.sources:
             started.stop()
@@ -246,7 +261,7 @@ class GuardDaemon:
         self.engine.loop = self.loop
         self.stopping = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            self.loop.add_signal_handler(sig, self.stopping.set)
+            self.loop.add_signal_handler(sig, self._signalled, sig)
         previous = read_status(self.status_file)
         listen = self.config.guard.metrics_listen
         if listen != "off":

@@ -47,7 +47,7 @@ def summarize(rule: Rule, event: Event) -> str:
         d = event.detail
         by = f" by {d.get('by')}" if d.get("by") else ""
         return f"{rule.title}: {d.get('program')} to {d.get('user')}{by}"
-    if event.kind == "overflow":
+    if event.kind in ("overflow", "stopped"):
         return f"{rule.title}: {event.detail.get('reason', '')}"
     target = event.path or event.detail.get("target", "")
     return f"{rule.title}: {event.kind} {target} by {who}"
