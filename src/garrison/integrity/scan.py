@@ -16,6 +16,7 @@ import hashlib
 import multiprocessing
 import os
 import re
+import resource
 import signal
 import stat
 import threading
@@ -45,6 +46,10 @@ CHUNK_ENTRIES = 64
 PROCESS_THRESHOLD = 4096
 #: Chunks the walking thread may run ahead of a big file still being hashed.
 INLINE_WINDOW = 256
+#: Helper threads: enough reads in flight for a cold disk.
+IO_THREADS = 4
+#: While the disk is the limit, one chunk in this many is still done inline to re-measure.
+PROBE_EVERY = 16
 READ_BLOCK = 1 << 20
 
 ProgressCallback = Callable[[int, int], None]  # (files done, bytes hashed so far)
@@ -460,6 +465,11 @@ def _scan(
         yield result
 
 
+def _blocks_read() -> int:
+    """Blocks this thread had to read from the disk so far (0 growth: all from the cache)."""
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_inblock
+
+
 def _hash_later(real_path: str, size: int, algorithm: str) -> str:
     return hash_file(real_path, size, algorithm)  # looked up at call time (tests patch it)
 
@@ -471,25 +481,38 @@ def _scan_inline(
 
     Per-file work is mostly short Python between short syscalls: spread over threads it spends
     its time handing the GIL around. Big files are the opposite (long reads and BLAKE3, both
-    without the GIL), so only they go to the helpers, which then run truly in parallel.
+    without the GIL), so they go to helpers, which then run truly in parallel. When the disk,
+    not the CPU, is the limit (a cold cache: the thread's reads reach the disk), whole chunks
+    go to the helpers too, to keep several reads in flight.
     """
-    helpers = max(1, spec.worker_count() - 1)
+    helpers = max(IO_THREADS, spec.worker_count() - 1)
     pool = ThreadPoolExecutor(helpers, thread_name_prefix="garrison-hash")
-    window: deque[tuple[int, _ChunkResult]] = deque()
+    window: deque[tuple[int, _ChunkResult | Future[_ChunkResult]]] = deque()
+    io_bound = False
 
     def defer(real_path: str, size: int) -> Future[str]:
         return pool.submit(_hash_later, real_path, size, spec.algorithm)
 
+    def head_ready() -> bool:
+        head = window[0][1]
+        return head.done() if isinstance(head, Future) else not head.pending()
+
     def finish() -> tuple[int, _ChunkResult]:
-        size, result = window.popleft()
+        size, item = window.popleft()
+        result = item.result() if isinstance(item, Future) else item
         result.resolve(lines)
         return size, result
 
     try:
-        for chunk in chunks:
-            window.append((len(chunk), _complete_chunk(chunk, spec, lines, defer)))
-            # keep going while big files hash; hand results on as soon as they are complete
-            while window and (len(window) > INLINE_WINDOW or not window[0][1].pending()):
+        for number, chunk in enumerate(chunks):
+            if io_bound and number % PROBE_EVERY:
+                window.append((len(chunk), pool.submit(_complete_chunk, chunk, spec, lines)))
+            else:  # do it here, and notice whether that needed the disk (a cold cache)
+                before = _blocks_read()
+                window.append((len(chunk), _complete_chunk(chunk, spec, lines, defer)))
+                io_bound = _blocks_read() > before
+            # run ahead while big files hash; hand results on as soon as they are complete
+            while window and (len(window) > INLINE_WINDOW or head_ready()):
                 yield finish()
         while window:
             yield finish()
