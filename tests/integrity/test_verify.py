@@ -367,3 +367,43 @@ def test_unsaveable_verify_result_is_a_warning_not_a_failure(
     assert result.code == 0, result.err
     assert "no drift" in result.out
     assert "warning: " in result.out and "cannot save the verify result" in result.out
+
+
+def test_cold_cache_mode_hands_chunks_to_helpers_and_records_the_same(
+    cli, tmp_path: Path, signing_key: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When reads reach the disk, whole chunks go to helper threads; the manifest is the same."""
+    import gzip
+    import itertools
+
+    tree = tmp_path / "many"
+    for d in range(20):
+        sub = tree / f"d{d:02}"
+        sub.mkdir(parents=True)
+        for f in range(100):
+            (sub / f"f{f:03}").write_text(f"{d}-{f}\n")
+    (tree / "d19" / "big").write_bytes(os.urandom(5 << 20))
+    config = write_config(tmp_path / "g.toml", tmp_path / "state", signing_key, paths=[str(tree)])
+    manifest = tmp_path / "state" / "baseline.gz"
+
+    def body() -> list[bytes]:
+        return [x for x in gzip.decompress(manifest.read_bytes()).splitlines() if x[:1] != b"#"]
+
+    _baseline(cli, config, signing_key)
+    warm = body()
+    handed: list[int] = []
+    real_submit = scan_module.ThreadPoolExecutor.submit
+
+    def counting_submit(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if fn is scan_module._complete_chunk:
+            handed.append(len(args[0]))
+        return real_submit(self, fn, *args, **kwargs)
+
+    disk = itertools.count()
+    monkeypatch.setattr(scan_module, "_blocks_read", lambda: next(disk))  # every read "cold"
+    monkeypatch.setattr(scan_module.ThreadPoolExecutor, "submit", counting_submit)
+    _baseline(cli, config, signing_key)
+    assert sum(handed) > 1000  # most of the 2021 entries went to helpers
+    assert body() == warm
+    (tree / "d07" / "f050").write_text("changed\n")
+    assert set(_changes(cli, config, "--full")) == {("content", str(tree / "d07" / "f050"))}
