@@ -199,3 +199,31 @@ def test_status_reports_inotify_fallback_while_running(
         in metrics
     )
     assert 'garrison_guard_alerts_total{rule="GRD-FILE-001"} 1.0' in metrics
+
+
+@requires_guard_env
+@pytest.mark.root
+def test_metrics_endpoint_serves_counters(tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    run = make_run(tmp_path)
+    text = run.config.read_text().replace(
+        'metrics_listen = "off"', f'metrics_listen = "127.0.0.1:{port}"'
+    )
+    run.config.write_text(text)
+    run.start()
+    try:
+        run.sh(f"echo x > {run.mnt}/usr/bin/tool")
+        run.wait_rule("GRD-FILE-001")
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+    finally:
+        run.stop()
+    metrics = body.decode()
+    assert 'garrison_guard_alerts_total{rule="GRD-FILE-001"} 1.0' in metrics
+    assert 'garrison_guard_events_total{source="fanotify"}' in metrics
+    assert "garrison_guard_queue_lag_seconds" in metrics
+    assert 'garrison_guard_source_active{mechanism="fanotify' in metrics
