@@ -241,10 +241,16 @@ def _lines(data: bytes, name: Path) -> Iterator[tuple[int, str]]:
     pending = b""
     number = 0
     for block in _blocks(data, name):
-        *complete, pending = (pending + block).split(b"\n")
-        for raw in complete:
+        # decode whole blocks (cut at a newline, so never inside a character), not each line
+        cut = block.rfind(b"\n") + 1
+        if not cut:
+            pending += block
+            continue
+        text = (pending + block[:cut]).decode("utf-8", "surrogateescape")
+        pending = block[cut:]
+        for line in text.split("\n")[:-1]:
             number += 1
-            yield number, raw.decode("utf-8", "surrogateescape")
+            yield number, line
     if pending:
         raise IntegrityError(f"{name}: truncated (last line incomplete)")
 
