@@ -147,7 +147,7 @@ def test_install_unit_writes_hardened_unit(cli: Callable[..., Any], tmp_path: Pa
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
         "CapabilityBoundingSet=CAP_SYS_ADMIN",
-        f"ReadWritePaths={tmp_path}/state",
+        f"ReadWritePaths=-{tmp_path}/state -{tmp_path}/run",
     ):
         assert directive in text
     assert f"--config {config}" in text

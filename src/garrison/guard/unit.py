@@ -18,13 +18,14 @@ def render_unit(config: Config, config_path: str | None) -> str:
     argv = [garrison, "guard"]
     if config_path:
         argv = [garrison, "--config", str(Path(config_path).resolve()), "guard"]
-    paths = config.paths
-    return (
-        template.replace("{exec_start}", shlex.join(argv))
-        .replace("{state_dir}", paths.state_dir)
-        .replace("{run_dir}", paths.run_dir)
-        .replace("{log_dir}", "-" + paths.log_dir)
-    )
+    paths, guard = config.paths, config.guard
+    # Everything the guard writes; "-" lets systemd skip a directory that does not exist yet.
+    writable = [paths.state_dir, paths.run_dir, paths.log_dir]
+    for extra in (guard.alert_db, guard.status_file, guard.metrics_textfile):
+        if extra:
+            writable.append(str(Path(extra).parent))
+    dirs = " ".join(f"-{d}" for d in dict.fromkeys(writable))
+    return template.replace("{exec_start}", shlex.join(argv)).replace("{writable}", dirs)
 
 
 def install_unit(text: str, target: Path) -> Path:
