@@ -19,7 +19,7 @@ from garrison.integrity.manifest import (
     ManifestWriter,
     load_manifest,
 )
-from garrison.integrity.scan import ProgressCallback, ScanProblems, ScanSpec, scan_lines
+from garrison.integrity.scan import ProgressCallback, scan_lines
 from garrison.integrity.signing import (
     check_signature,
     load_private_key,
@@ -31,6 +31,7 @@ from garrison.integrity.signing import (
     verify_signed,
     write_signature,
 )
+from garrison.integrity.walk import ScanProblems, ScanSpec
 
 
 def manifest_path(config: Config) -> Path:

@@ -18,7 +18,6 @@ from garrison.config.schema import Config
 from garrison.errors import IntegrityError
 from garrison.integrity.baseline import load_trusted_manifest, write_manifest
 from garrison.integrity.gitsig import CommitSignature, TrustSources, commit_signatures, run_git
-from garrison.integrity.scan import ScanSpec
 from garrison.integrity.signing import (
     load_private_key,
     load_public_key,
@@ -26,6 +25,7 @@ from garrison.integrity.signing import (
     write_signature,
 )
 from garrison.integrity.verify import DriftReport, verify_manifest
+from garrison.integrity.walk import ScanSpec
 from garrison.model import Severity
 
 #: Never part of a deployed tree's manifest: git's own data and Python's caches.

@@ -1,27 +1,22 @@
-"""Walk the protected trees in a fixed order and hash files in parallel, streaming.
+"""Scan the protected trees: walk in manifest order, hash in parallel, stream results in order.
 
-The walk (one thread) reads directories depth-first with names sorted, so records come out in
-manifest order. Consecutive entries are grouped into chunks; a thread pool lstat()s, reads and
-hashes each chunk (BLAKE3 and file reads release the GIL; big files are read in 4 MiB blocks into
-a reused buffer, one thread per file: BLAKE3's own thread pool only added CPU on 2 cores, and an
-mmap turns a file truncated mid-read into SIGBUS). Chunks are yielded in
-submission order with a bounded number in flight, so memory stays flat however many files there
-are.
+The walking thread does the per-file work of small files itself (short Python between short
+syscalls: spread over threads it mostly hands the GIL around); files of DEFER_BYTES or more go
+to helper threads, whose reads and BLAKE3 run without the GIL. When the walking thread's reads
+start reaching the disk (a cold cache), whole chunks go to the helpers to keep reads in flight.
+Optionally (parallelism = "process") every chunk goes to worker processes instead. Results come
+out in walk order with a bounded window in flight, so memory stays flat however many files
+there are.
 """
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import multiprocessing
 import os
-import re
 import resource
 import signal
-import stat
-import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import (
     BrokenExecutor,
     Executor,
@@ -30,21 +25,22 @@ from concurrent.futures import (
     ThreadPoolExecutor,
 )
 from dataclasses import dataclass, field
-from pathlib import Path
-
-import blake3
 
 from garrison.errors import IntegrityError
-from garrison.integrity.records import UNREADABLE, FileRecord, record_from_stat, sort_key
+from garrison.integrity.hashing import hash_file, read_caps
+from garrison.integrity.records import UNREADABLE, FileRecord, record_from_stat
+from garrison.integrity.walk import (
+    HashReuse,
+    PendingEntry,
+    ScanProblems,
+    ScanSpec,
+    chunk_entries,
+    walk_entries,
+)
 
-CAPABILITY_XATTR = "security.capability"
-#: Files at least this big are read block by block into a reused buffer of BIG_READ_BYTES.
-BIG_FILE_BYTES = 4 << 20
-BIG_READ_BYTES = 4 << 20
 #: Files at least this big are hashed by helper threads (reads and BLAKE3 release the GIL, so
 #: they run in parallel); handing over files from 64 KiB or 512 KiB up measured no faster.
 DEFER_BYTES = 4 << 20
-CHUNK_ENTRIES = 64
 #: Entries after which a scan moves from threads to worker processes (when allowed).
 PROCESS_THRESHOLD = 4096
 #: Chunks the walking thread may run ahead of a big file still being hashed.
@@ -53,242 +49,8 @@ INLINE_WINDOW = 256
 IO_THREADS = 4
 #: While the disk is the limit, one chunk in this many is still done inline to re-measure.
 PROBE_EVERY = 16
-READ_BLOCK = 1 << 20
 
 ProgressCallback = Callable[[int, int], None]  # (files done, bytes hashed so far)
-#: The baseline's record of a path, if any (fast mode reuses its hash when metadata matches).
-#: Called in walk order from one thread, so it can be a cursor over a sorted baseline.
-HashReuse = Callable[[str], FileRecord | None]
-
-
-@dataclass(frozen=True)
-class ScanSpec:
-    """What to scan: system paths under a root, exclusions, algorithm and parallelism."""
-
-    paths: tuple[str, ...]
-    excludes: tuple[str, ...] = ()
-    algorithm: str = "blake3"
-    workers: int = 0
-    one_filesystem: bool = True
-    root: Path = Path("/")
-    processes: bool = False  # hash in worker processes instead of threads
-    _prefix: str = field(init=False, repr=False, compare=False, default="")
-
-    def __post_init__(self) -> None:
-        # real() runs once per entry: compare strings, not Paths.
-        prefix = "" if str(self.root) == "/" else str(self.root).rstrip("/")
-        object.__setattr__(self, "_prefix", prefix)
-
-    def real(self, system_path: str) -> str:
-        """Where a system path of the scanned system is on this machine."""
-        return self._prefix + system_path
-
-    def worker_count(self) -> int:
-        return self.workers or max(2, os.cpu_count() or 2)
-
-
-@dataclass
-class ScanProblems:
-    """Files that could not be read or vanished during the scan (reported, never fatal),
-    and how much was hashed."""
-
-    unreadable: list[str] = field(default_factory=list)
-    vanished: list[str] = field(default_factory=list)
-    skipped_mounts: list[str] = field(default_factory=list)
-    limit: int = 1000  # keep memory bounded if a whole tree is unreadable
-    files_hashed: int = 0
-    bytes_hashed: int = 0
-
-    def note(self, bucket: list[str], text: str) -> None:
-        if len(bucket) < self.limit:
-            bucket.append(text)
-
-
-def compile_excludes(patterns: Iterable[str]) -> re.Pattern[str] | None:
-    """One regex for all glob patterns: '**' crosses '/', '*' and '?' do not.
-
-    A pattern without a leading '/' matches at any depth (as if prefixed with '**/').
-    """
-    parts = []
-    for pattern in patterns:
-        text = pattern if pattern.startswith("/") else "**/" + pattern
-        regex = ""
-        i = 0
-        while i < len(text):
-            if text.startswith("**/", i):
-                regex += "(?:.*/)?"
-                i += 3
-            elif text.startswith("**", i):
-                regex += ".*"
-                i += 2
-            elif text[i] == "*":
-                regex += "[^/]*"
-                i += 1
-            elif text[i] == "?":
-                regex += "[^/]"
-                i += 1
-            else:
-                regex += re.escape(text[i])
-                i += 1
-        parts.append(regex.rstrip("/"))
-    if not parts:
-        return None
-    return re.compile("(?:" + "|".join(parts) + ")", re.DOTALL)
-
-
-def top_level_paths(paths: Iterable[str]) -> list[str]:
-    """Normalised, deduplicated, in walk order, with paths inside another listed path dropped."""
-    unique = sorted({os.path.normpath(p) for p in paths}, key=sort_key)
-    kept: list[str] = []
-    for path in unique:
-        if not any(path == k or path.startswith(k.rstrip("/") + "/") for k in kept):
-            kept.append(path)
-    return kept
-
-
-@dataclass(slots=True)
-class _Pending:
-    """A walked entry: directories arrive complete, other entries are lstat()ed by a worker."""
-
-    path: str
-    record: FileRecord | None
-    known: FileRecord | None = None  # the baseline's record of this path (fast mode)
-
-
-def mount_points(root: Path = Path("/")) -> set[str] | None:
-    """System paths of the mount points under root (None when /proc cannot tell)."""
-    try:
-        text = Path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="surrogateescape")
-    except OSError:
-        return None
-    prefix = str(root).rstrip("/")
-    found = set()
-    for line in text.splitlines():
-        fields = line.split(" ")
-        if len(fields) < 5:
-            continue
-        # mountinfo escapes space, tab, newline and backslash as octal (\040...)
-        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
-        if prefix and not (point == prefix or point.startswith(prefix + "/")):
-            continue
-        found.add(point[len(prefix) :] or "/")
-    return found
-
-
-def _walk(spec: ScanSpec, problems: ScanProblems, missing: list[str] | None) -> Iterator[_Pending]:
-    """Every path under spec.paths in manifest order; nothing is followed."""
-    excluded = compile_excludes(spec.excludes)
-    mounts = mount_points(spec.root) if spec.one_filesystem else set()
-    for top in top_level_paths(spec.paths):
-        if excluded is not None and excluded.fullmatch(top):
-            continue
-        try:
-            st = os.lstat(spec.real(top))
-        except FileNotFoundError:
-            if missing is not None:
-                missing.append(top)
-            continue
-        except OSError as exc:
-            problems.note(problems.unreadable, f"{top}: {exc.strerror}")
-            continue
-        yield _Pending(top, record_from_stat(top, st))
-        if stat.S_ISDIR(st.st_mode):
-            yield from _walk_dir(spec, top, st.st_dev, excluded, problems, mounts)
-
-
-def _walk_dir(
-    spec: ScanSpec,
-    directory: str,
-    device: int,
-    excluded: re.Pattern[str] | None,
-    problems: ScanProblems,
-    mounts: set[str] | None,
-) -> Iterator[_Pending]:
-    try:
-        with os.scandir(spec.real(directory)) as handle:
-            entries = sorted(handle, key=lambda e: e.name)
-    except FileNotFoundError:
-        problems.note(problems.vanished, directory)
-        return
-    except OSError as exc:
-        problems.note(problems.unreadable, f"{directory}: {exc.strerror}")
-        return
-    prefix = directory.rstrip("/") + "/"
-    for entry in entries:
-        path = prefix + entry.name
-        if excluded is not None and excluded.fullmatch(path):
-            continue
-        try:
-            # d_type answers this without a syscall; workers lstat() everything.
-            is_dir = entry.is_dir(follow_symlinks=False)
-            if is_dir and mounts is None:  # no mount table: compare devices here
-                crosses = entry.stat(follow_symlinks=False).st_dev != device
-            else:
-                crosses = mounts is not None and path in mounts
-        except FileNotFoundError:
-            problems.note(problems.vanished, path)
-            continue
-        except OSError as exc:
-            problems.note(problems.unreadable, f"{path}: {exc.strerror}")
-            continue
-        yield _Pending(path, None)
-        if not is_dir:
-            continue
-        if spec.one_filesystem and crosses:
-            problems.note(problems.skipped_mounts, path)
-            continue
-        yield from _walk_dir(spec, path, device, excluded, problems, mounts)
-
-
-_buffers = threading.local()
-
-
-def _read_buffer() -> bytearray:
-    """A per-thread read buffer: big files are hashed in place, never held whole in memory."""
-    buffer: bytearray | None = getattr(_buffers, "buffer", None)
-    if buffer is None:
-        buffer = _buffers.buffer = bytearray(BIG_READ_BYTES)
-    return buffer
-
-
-def hash_file(real_path: str, size: int, algorithm: str) -> str:
-    """Hex digest of a file's content. Raises OSError when it cannot be read.
-
-    Plain reads, not mmap: a file truncated while mapped kills the process with SIGBUS.
-    """
-    # os.open/os.read: no file object per file. O_NOFOLLOW and O_NONBLOCK: if the file was
-    # swapped for a symlink or a FIFO since the lstat, fail instead of following or hanging.
-    fd = os.open(real_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        digest = blake3.blake3() if algorithm == "blake3" else hashlib.sha256()
-        if size < BIG_FILE_BYTES:
-            want = size + 1
-            block = os.read(fd, want)
-            while block:
-                digest.update(block)
-                if len(block) < want:  # a short read of a regular file is its end
-                    break
-                want = READ_BLOCK
-                block = os.read(fd, want)
-        else:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)  # larger readahead when cold
-            buffer = _read_buffer()
-            view = memoryview(buffer)
-            while count := os.readv(fd, [buffer]):
-                digest.update(view[:count])
-    finally:
-        os.close(fd)
-    return str(digest.hexdigest())
-
-
-def read_caps(real_path: str) -> str:
-    """The security.capability xattr as hex, '' when there is none."""
-    try:
-        return os.getxattr(real_path, CAPABILITY_XATTR, follow_symlinks=False).hex()
-    except OSError as exc:
-        if exc.errno in (errno.ENODATA, errno.ENOTSUP, errno.ENOENT):
-            return ""
-        raise
 
 
 @dataclass
@@ -353,7 +115,7 @@ def _reusable(known: FileRecord | None, record: FileRecord) -> bool:
 
 
 def _complete_chunk(
-    chunk: list[_Pending], spec: ScanSpec, lines: bool, defer: Defer | None = None
+    chunk: list[PendingEntry], spec: ScanSpec, lines: bool, defer: Defer | None = None
 ) -> _ChunkResult:
     """lstat, read symlinks and capabilities, and hash the files of one chunk.
 
@@ -400,19 +162,6 @@ def _add(result: _ChunkResult, record: FileRecord, lines: bool) -> None:
         result.records.append(record)
 
 
-def _chunks(items: Iterable[_Pending], reuse: HashReuse | None) -> Iterator[list[_Pending]]:
-    chunk: list[_Pending] = []
-    for item in items:
-        if reuse is not None and item.record is None:
-            item.known = reuse(item.path)
-        chunk.append(item)
-        if len(chunk) >= CHUNK_ENTRIES:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def scan(
     spec: ScanSpec,
     problems: ScanProblems,
@@ -451,7 +200,7 @@ def _scan(
     lines: bool,
 ) -> Iterator[_ChunkResult]:
     entries_done = 0
-    chunks = _chunks(_walk(spec, problems, missing), reuse)
+    chunks = chunk_entries(walk_entries(spec, problems, missing), reuse)
     scanner = (
         _scan_pooled(spec, chunks, lines) if spec.processes else _scan_inline(spec, chunks, lines)
     )
@@ -478,7 +227,7 @@ def _hash_later(real_path: str, size: int, algorithm: str) -> str:
 
 
 def _scan_inline(
-    spec: ScanSpec, chunks: Iterator[list[_Pending]], lines: bool
+    spec: ScanSpec, chunks: Iterator[list[PendingEntry]], lines: bool
 ) -> Iterator[tuple[int, _ChunkResult]]:
     """The walking thread does the per-file work itself; helper threads hash big files.
 
@@ -524,7 +273,7 @@ def _scan_inline(
 
 
 def _scan_pooled(
-    spec: ScanSpec, chunks: Iterator[list[_Pending]], lines: bool
+    spec: ScanSpec, chunks: Iterator[list[PendingEntry]], lines: bool
 ) -> Iterator[tuple[int, _ChunkResult]]:
     """Every chunk to a pool: threads at first, worker processes once the scan is big."""
     workers = spec.worker_count()

@@ -24,7 +24,8 @@ from garrison.integrity.baseline import load_trusted_manifest, protected_paths
 from garrison.integrity.diff import Change, diff_lines, diff_records
 from garrison.integrity.manifest import LoadedManifest
 from garrison.integrity.records import FileRecord, sort_key
-from garrison.integrity.scan import ProgressCallback, ScanProblems, ScanSpec, scan, scan_lines
+from garrison.integrity.scan import ProgressCallback, scan, scan_lines
+from garrison.integrity.walk import ScanProblems, ScanSpec
 from garrison.model import Severity, to_jsonable
 
 LAST_VERIFY_FILE = "last-verify.json"
