@@ -83,7 +83,14 @@ class GuardRun:
     log: list[str] = field(default_factory=list)
     summary: str = ""
 
-    def start(self, *, netns: str | None = None, timeout: float = 30.0, setup: str = "") -> None:
+    def start(
+        self,
+        *,
+        netns: str | None = None,
+        timeout: float = 30.0,
+        setup: str = "",
+        env: dict[str, str] | None = None,
+    ) -> None:
         mkdirs = " ".join(str(self.mnt / d) for d in LAYOUT)
         script = (
             f"mount -t tmpfs garrison-guard-test {self.mnt} && mkdir -p {mkdirs} && {setup or 'true'}"
@@ -94,7 +101,11 @@ class GuardRun:
             argv = ["ip", "netns", "exec", netns, *argv]
         (self.base / "auth.log").touch()
         self.proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
         )
         started = threading.Event()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -215,3 +217,40 @@ def test_trojaned_library_in_strategy_venv_alerts_but_bytecode_caches_do_not(
     guard.settle()
     assert guard.rules_seen() == {"GRD-FILE-002"}
     assert {e["path"] for e in alert.events} == {f"{site}/six.py"}
+
+
+def test_failed_sudo_from_the_journal(tmp_path: Path) -> None:
+    # This host runs no journald: a stand-in `journalctl` on PATH streams journal JSON
+    # entries (the exact fields journald gives) from a file the test appends to.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    feed = tmp_path / "journal.jsonl"
+    feed.touch()
+    fake = bindir / "journalctl"
+    fake.write_text(f"#!/bin/sh\nexec tail -n0 -F {feed}\n")
+    fake.chmod(0o755)
+    run = make_run(tmp_path, auth_source='"journal"')
+    run.start(env={"PATH": f"{bindir}:{os.environ['PATH']}"})
+    try:
+        entry = {
+            "SYSLOG_IDENTIFIER": "sudo",
+            "_PID": "4242",
+            "MESSAGE": "pam_unix(sudo:auth): authentication failure; logname=bob uid=1000 "
+            "euid=0 tty=/dev/pts/0 ruser=bob rhost=  user=bob",
+        }
+        benign = {
+            "SYSLOG_IDENTIFIER": "sudo",
+            "_PID": "4243",
+            "MESSAGE": "pam_unix(sudo:session): "
+            "session opened for user root(uid=0) by bob(uid=1000)",
+        }
+        with feed.open("a") as handle:
+            handle.write(json.dumps(benign) + "\n" + json.dumps(entry) + "\n")
+        alert = run.wait_rule("GRD-AUTH-001")
+        run.settle()
+        assert run.rules_seen() == {"GRD-AUTH-001"}
+        assert alert.events[0]["source"] == "journal"
+        assert alert.events[0]["detail"]["program"] == "sudo"
+        assert alert.events[0]["detail"]["by"] == "bob"
+    finally:
+        run.stop()

@@ -169,6 +169,9 @@ class GuardConfig(StrictModel):
         default_factory=lambda: ["/**"],
         description="audit events on paths outside these globs are ignored",
     )
+    auth_source: Literal["auto", "journal", "file", "off"] = Field(
+        "auto", description="failed sudo/su from the journal (auto: when journald runs) or auth_log"
+    )
     auth_log: str = Field("/var/log/auth.log", description="log tailed for failed sudo/su")
     verify_on_start: bool = Field(True, description="verify the signed baseline on start")
 

@@ -102,8 +102,14 @@ def build_sources(daemon: GuardDaemon) -> tuple[list[Source], list[SourceStatus]
         )
     else:
         off.append(SourceStatus("privilege-audit", False, "off (guard.audit)"))
-    if guard.auth_log:
+    if guard.auth_source != "off":
         from garrison.guard.sources.authlog import AuthLogSource
+        from garrison.guard.sources.journal import JournalSource, journal_available
 
-        sources.append(AuthLogSource(guard.auth_log))
+        use_journal = guard.auth_source == "journal" or (
+            guard.auth_source == "auto" and journal_available()
+        )
+        sources.append(JournalSource() if use_journal else AuthLogSource(guard.auth_log))
+    else:
+        off.append(SourceStatus("auth-log", False, "off (guard.auth_source)"))
     return sources, off
