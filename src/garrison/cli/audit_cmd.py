@@ -13,13 +13,14 @@ from garrison.cli.common import (
     format_option,
     get_config,
     output_option,
+    parse_fail_on,
     stderr_console,
     use_color,
     warn,
 )
 from garrison.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from garrison.host.host import Host
-from garrison.model import Severity, Status
+from garrison.model import Status
 from garrison.report import FORMATS
 
 EPILOG = """\b
@@ -77,10 +78,7 @@ def audit_command(
     10-box scorecard.
     """
     config = get_config(ctx)
-    try:
-        threshold = Severity.parse(fail_on or config.audit.fail_on)
-    except ValueError as exc:
-        raise UsageError(f"--fail-on: {exc}") from None
+    threshold = parse_fail_on(fail_on or config.audit.fail_on)
     host = Host(root, command_timeout=config.audit.command_timeout_s)
     selected = select_checks(config, only=checks, areas=areas)
     if not selected and (checks or areas):

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from garrison.config import Config, load_config
 from garrison.errors import ConfigError, UsageError
+from garrison.model import Severity
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,6 +93,14 @@ def emit(text: str, output: str | None) -> None:
         raise UsageError(f"--output {output}: {exc.strerror or exc}") from None
 
 
+def parse_fail_on(text: str) -> Severity:
+    """--fail-on SEVERITY, as a usage error naming the choices when it is not one."""
+    try:
+        return Severity.parse(text)
+    except ValueError as exc:
+        raise UsageError(f"--fail-on: {exc}") from None
+
+
 def warn(message: str) -> None:
     click.echo(f"garrison: warning: {message}", err=True)
 
@@ -103,6 +112,7 @@ __all__ = [
     "format_option",
     "get_config",
     "output_option",
+    "parse_fail_on",
     "stderr_console",
     "use_color",
     "warn",
