@@ -275,14 +275,13 @@ class OnlyExpectedListeners(Check):
             )
             if sock.loopback_only:
                 yield self.warned(
-                    f"{sock.endpoint} (loopback only) by {sock.owner} is not expected",
+                    f"loopback only, by {sock.owner}: not expected",
                     evidence,
                     subject=sock.endpoint,
                 )
             else:
                 yield self.failed(
-                    f"{sock.endpoint} by {sock.owner} is reachable from the network and "
-                    "not expected",
+                    f"by {sock.owner}: reachable from the network and not expected",
                     evidence,
                     subject=sock.endpoint,
                 )
