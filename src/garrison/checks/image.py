@@ -275,7 +275,7 @@ class OnlyExpectedListeners(Check):
             )
             if sock.loopback_only:
                 yield self.warned(
-                    f"loopback only, by {sock.owner}: not expected",
+                    f"loopback only, not expected ({sock.owner})",
                     evidence,
                     subject=sock.endpoint,
                 )
