@@ -281,7 +281,7 @@ class OnlyExpectedListeners(Check):
                 )
             else:
                 yield self.failed(
-                    f"by {sock.owner}: reachable from the network and not expected",
+                    f"reachable from the network and not expected ({sock.owner})",
                     evidence,
                     subject=sock.endpoint,
                 )
