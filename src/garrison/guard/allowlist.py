@@ -124,8 +124,10 @@ class PackageManagerVerifier:
 
         Only for content events: a mode change (attrib) is not covered by md5sums.
         """
-        if event.kind == "attrib" or event.source not in ("fanotify", "inotify", "rescan"):
+        if event.source not in ("fanotify", "inotify", "rescan"):
             return False
+        if event.kind == "attrib" and not event.path.endswith(DPKG_TEMP_SUFFIXES):
+            return False  # dpkg sets modes on its temporary file, then renames it
         return event.pid is None or bool(event.detail.get("process_gone"))
 
     def verify(self, path: str) -> tuple[bool, str]:
