@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,13 @@ from garrison.guard.sources.audit import garrison_rules_installed
 pytestmark = [requires_guard_env, pytest.mark.root]
 
 
+def audit_enabled() -> str:
+    out = subprocess.run(["auditctl", "-s"], capture_output=True, text=True, check=False).stdout
+    return next((line.split()[1] for line in out.splitlines() if line.startswith("enabled")), "")
+
+
 def test_restart_after_kill_alerts_and_cleans_stale_audit_rules(tmp_path: Path) -> None:
+    enabled_at_start = audit_enabled()
     first = make_run(tmp_path)
     first.start()
     dead = first.pid
@@ -34,3 +41,5 @@ def test_restart_after_kill_alerts_and_cleans_stale_audit_rules(tmp_path: Path) 
         assert not any(f"-{dead}" in line for line in garrison_rules_installed())
     finally:
         second.stop()
+    # The killed guard may have switched auditing on; the next guard restores what it found.
+    assert audit_enabled() == enabled_at_start

@@ -80,6 +80,7 @@ class GuardDaemon:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopping: asyncio.Event | None = None
         self.metrics_note = ""
+        self.previous: GuardStatus | None = None
 
     # -- events ---------------------------------------------------------------------------
 
@@ -263,6 +264,7 @@ class GuardDaemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, self._signalled, sig)
         previous = read_status(self.status_file)
+        self.previous = previous
         listen = self.config.guard.metrics_listen
         if listen != "off":
             try:

@@ -105,8 +105,14 @@ class AuditSource(Source):
     name = "privilege-audit"
 
     def __init__(
-        self, privilege_files: list[str], *, required: bool = False, scope: list[str] | None = None
+        self,
+        privilege_files: list[str],
+        *,
+        required: bool = False,
+        scope: list[str] | None = None,
+        inherited_enabled: str | None = None,
     ) -> None:
+        self.inherited_enabled = inherited_enabled
         self.privilege_files = privilege_files
         self.scope = scope or ["/**"]
         self.required = required
@@ -139,6 +145,9 @@ class AuditSource(Source):
         self.stale_removed = remove_stale_rules()
         enabled = parse_fields(status.stdout.replace("\n", " ").replace("enabled ", "enabled="))
         self.enabled_before = enabled.get("enabled")
+        if self.inherited_enabled == "0" and self.stale_removed:
+            # A killed guard enabled auditing; restore what it found, not what it left.
+            self.enabled_before = "0"
         if self.enabled_before == "0":
             _auditctl(["-e", "1"])
         # Keys carry this guard's pid so two guards (tests, a restart overlap) never remove

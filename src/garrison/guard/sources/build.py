@@ -74,6 +74,17 @@ class FileSource(Source):
         )
 
 
+def _previous_audit_state(daemon: GuardDaemon) -> str | None:
+    """The audit 'enabled' flag a guard that died uncleanly found before it enabled auditing."""
+    previous = daemon.previous
+    if previous is None or previous.alive or not previous.running:
+        return None
+    for source in previous.sources:
+        if source.name == "privilege-audit":
+            return source.detail.get("audit_enabled_before")
+    return None
+
+
 def build_sources(daemon: GuardDaemon) -> tuple[list[Source], list[SourceStatus]]:
     """(sources to start, sources switched off by the config)."""
     guard = daemon.config.guard
@@ -98,6 +109,7 @@ def build_sources(daemon: GuardDaemon) -> tuple[list[Source], list[SourceStatus]
                 daemon.scope.macros["privilege_files"],
                 required=guard.audit == "on",
                 scope=guard.audit_paths,
+                inherited_enabled=_previous_audit_state(daemon),
             )
         )
     else:
