@@ -31,7 +31,7 @@ def _pyrage() -> Any:
     try:
         import pyrage
     except ImportError:
-        raise SecretError("the age backend needs pyrage: pip install 'garrison[age]'") from None
+        raise SecretError("the age backend needs pyrage: pip install pyrage") from None
     return pyrage
 
 
