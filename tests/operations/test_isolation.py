@@ -48,7 +48,10 @@ def _wait_for(marker: str) -> None:
     for _ in range(100):
         for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
             try:
-                if marker.encode() in cmdline.read_bytes() and b"python" in cmdline.read_bytes():
+                argv = cmdline.read_bytes().split(b"\0")
+                # argv[0] must be python itself: a wrapper (setpriv, unshare) that has not
+                # exec'd yet also carries the marker but is not the bot.
+                if b"python" in argv[0] and marker.encode() in argv:
                     return
             except OSError:
                 continue
