@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 import time
 from datetime import UTC, datetime
-from typing import Any
 
+from garrison.config.schema import Config
 from garrison.guard.responders import Responder
 from garrison.model import ActionRecord, ActionStatus, Alert
 
@@ -14,31 +13,19 @@ from garrison.model import ActionRecord, ActionStatus, Alert
 class PlaybookResponder(Responder):
     name = "respond"
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: Config) -> None:
         self.config = config
 
     def handle(self, alert: Alert) -> list[ActionRecord]:
         started = datetime.now(UTC)
         start = time.monotonic()
         try:
-            # Imported lazily: the respond area is optional and may pull in ccxt.
-            playbook = importlib.import_module("garrison.respond.playbook")
-        except ImportError as exc:
-            return [
-                ActionRecord(
-                    step="respond",
-                    target=alert.rule_id,
-                    status=ActionStatus.FAILED,
-                    started=started,
-                    duration_s=time.monotonic() - start,
-                    detail=f"garrison.respond.playbook is not available: {exc}",
-                    alert_id=alert.id,
-                )
-            ]
-        try:
-            records: list[ActionRecord] = list(playbook.run_playbook(alert, self.config))
+            # Imported on first use: the playbook pulls in apprise and, for brokers, ccxt.
+            from garrison.respond.playbook import run_playbook
+
+            return list(run_playbook(alert, self.config))
         except Exception as exc:  # a failing playbook must not stop the guard
-            records = [
+            return [
                 ActionRecord(
                     step="respond",
                     target=alert.rule_id,
@@ -49,4 +36,3 @@ class PlaybookResponder(Responder):
                     alert_id=alert.id,
                 )
             ]
-        return records
