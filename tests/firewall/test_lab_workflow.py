@@ -119,7 +119,13 @@ def test_watchdog_survives_the_applying_session_dying(lab: FirewallLab, tmp_path
     command = (
         f"{IP} netns exec {net.vps} {GARRISON} -c {config} firewall apply --timeout 8; sleep 60"
     )
-    session = subprocess.Popen(["sh", "-c", command], start_new_session=True)
+    # SIGHUP back to its default: a runner started under nohup would otherwise pass its
+    # "ignore SIGHUP" down, and the fake terminal could not hang up.
+    session = subprocess.Popen(
+        ["sh", "-c", command],
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
+    )
     try:
         pending = tmp_path / "run" / "firewall" / "pending.json"
         assert wait_for(lambda: pending.exists() and "table inet garrison" in net.ruleset())
