@@ -89,7 +89,7 @@ def _run_daemon(ctx: click.Context, duration: float | None, once: bool, fmt: str
         sys.stdout.flush()
         sys.stderr.flush()
         os.execv(sys.executable, [sys.executable, "-m", "garrison.guard", *args])  # noqa: S606
-    from garrison.guard.__main__ import main
+    from garrison.cli.guard_main import main
 
     code = main(args)
     if code:
