@@ -147,3 +147,7 @@ def test_dpkg_outside_apt_does_not_qualify_by_default(tmp_path: Path) -> None:
     assert verifier.qualifies(event(["unattended-upgr", "systemd"]))
     assert not verifier.qualifies(event(["bash", "sshd"]))  # dpkg run by hand (or an attacker)
     assert not verifier.qualifies(event(["apt-get"], exe="/tmp/dpkg"))  # a fake "dpkg"
+    # a postinst's `ln` that exited before its exe was read: its ancestry still counts
+    assert verifier.qualifies(event(["ln.postinst", "dpkg", "apt-get"], exe=""))
+    assert not verifier.qualifies(event(["bash", "sshd"], exe=""))
+    assert not verifier.qualifies(event(["dpkg", "bash", "sshd"], exe=""))  # dpkg outside apt

@@ -113,10 +113,14 @@ class PackageManagerVerifier:
 
     def qualifies(self, event: Event) -> bool:
         """Writer is dpkg, or runs under dpkg (maintainer scripts, triggers), started under apt
-        (any parent if `parents` is []). Its writes are then verified, never trusted."""
+        (any parent if `parents` is []). Its writes are then verified, never trusted.
+
+        A short-lived child of dpkg (`ln` in a postinst) may exit before its exe can be read;
+        its ancestry still says where it ran, and the content check decides either way.
+        """
         ancestors = event.detail.get("ancestors") or []
         under_dpkg = any(a in self.settings.descendants_of for a in ancestors)
-        if not event.exe or (event.exe not in self.settings.writers and not under_dpkg):
+        if not under_dpkg and (not event.exe or event.exe not in self.settings.writers):
             return False
         parents = self.settings.parents
         return not parents or any(a in parents for a in ancestors)
