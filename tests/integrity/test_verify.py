@@ -208,7 +208,7 @@ def test_vanishing_and_unreadable_files_mid_scan(
     gone = str(tree / "bin" / "tool")
     locked = str(tree / "bin" / "helper")
 
-    def flaky(path: str, size: int, algorithm: str) -> str:
+    def flaky(path: str, size: int, algorithm: str, mapped: bool = False) -> str:
         if path == gone:
             os.unlink(path)  # deleted between the walk and the read
             raise FileNotFoundError(2, "No such file or directory")
@@ -235,7 +235,7 @@ def test_interrupted_baseline_keeps_the_previous_one(
     before = (state / "baseline.gz").read_bytes()
     (tree / "bin" / "new").write_text("new\n")
 
-    def boom(path: str, size: int, algorithm: str) -> str:
+    def boom(path: str, size: int, algorithm: str, mapped: bool = False) -> str:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(scan_module, "hash_file", boom)
@@ -325,9 +325,9 @@ def test_process_and_thread_modes_write_the_same_records(
     started: list[int] = []
     real_pool = scan_module._process_pool
 
-    def spy(workers: int):  # type: ignore[no-untyped-def]
-        started.append(workers)
-        return real_pool(workers)
+    def spy(spec):  # type: ignore[no-untyped-def]
+        started.append(spec.worker_count())
+        return real_pool(spec)
 
     monkeypatch.setattr(scan_module, "_process_pool", spy)
 

@@ -36,10 +36,10 @@ class IntegrityConfig(StrictModel):
     )
     algorithm: Literal["blake3", "sha256"] = "blake3"
     workers: int = Field(0, ge=0, le=64, description="hashing workers; 0 = one per CPU")
-    parallelism: Literal["thread", "process"] = Field(
-        "thread",
-        description="hash in threads, or in worker processes (no GIL; more CPU for the pickling, "
-        "so only worth it on an otherwise idle host with many cores)",
+    parallelism: Literal["auto", "thread", "process"] = Field(
+        "auto",
+        description="baselines and full verifies of more than 4096 entries hash in worker "
+        "processes (auto: when the host has more than one CPU) or in threads of one process",
     )
     public_key: str | None = Field(
         None,

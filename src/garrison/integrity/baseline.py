@@ -19,7 +19,7 @@ from garrison.integrity.manifest import (
     ManifestWriter,
     load_manifest,
 )
-from garrison.integrity.scan import ProgressCallback, scan_lines
+from garrison.integrity.scan import ProgressCallback, scan_line_runs
 from garrison.integrity.signing import (
     check_signature,
     load_private_key,
@@ -31,7 +31,7 @@ from garrison.integrity.signing import (
     verify_signed,
     write_signature,
 )
-from garrison.integrity.walk import ScanProblems, ScanSpec
+from garrison.integrity.walk import ScanProblems, ScanSpec, use_processes
 
 
 def manifest_path(config: Config) -> Path:
@@ -55,7 +55,7 @@ def scan_spec(config: Config, root: Path = Path("/")) -> ScanSpec:
         workers=cfg.workers,
         one_filesystem=cfg.one_filesystem,
         root=root,
-        processes=cfg.parallelism == "process",
+        processes=use_processes(cfg.parallelism, cfg.workers),
     )
 
 
@@ -118,8 +118,8 @@ def write_manifest(
     )
     problems = ScanProblems()
     with ManifestWriter(target, header) as writer:
-        for path, line in scan_lines(spec, problems, progress=progress):
-            writer.add_line(path, line)
+        for paths, lines in scan_line_runs(spec, problems, progress=progress):
+            writer.add_lines(paths, lines)
         if before_commit is not None:
             before_commit()
         summary = writer.commit()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import mmap
 import os
+import stat
 import threading
 
 import blake3
@@ -26,11 +28,18 @@ def _read_buffer() -> bytearray:
     return buffer
 
 
-def hash_file(real_path: str, size: int, algorithm: str) -> str:
+def hash_file(real_path: str, size: int, algorithm: str, *, mapped: bool = False) -> str:
     """Hex digest of a file's content. Raises OSError when it cannot be read.
 
-    Plain reads, not mmap: a file truncated while mapped kills the process with SIGBUS.
+    Plain reads by default. `mapped` hashes big files through a memory mapping instead, which
+    saves copying them (about a third of the CPU of hashing /usr's big files), but a file
+    truncated while mapped kills the process with SIGBUS: only worker processes, whose death
+    the scan survives, may ask for it.
     """
+    if mapped and size >= BIG_FILE_BYTES:
+        whole = _hash_mapped(real_path, algorithm)
+        if whole is not None:
+            return whole
     # os.open/os.read: no file object per file. O_NOFOLLOW and O_NONBLOCK: if the file was
     # swapped for a symlink or a FIFO since the lstat, fail instead of following or hanging.
     fd = os.open(real_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -64,3 +73,24 @@ def read_caps(real_path: str) -> str:
         if exc.errno in (errno.ENODATA, errno.ENOTSUP, errno.ENOENT):
             return ""
         raise
+
+
+def _hash_mapped(real_path: str, algorithm: str) -> str | None:
+    """Hash a whole regular file through a read-only mapping (None: read it instead)."""
+    fd = os.open(real_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        try:
+            # MAP_POPULATE maps the cached pages up front instead of faulting them one by one
+            mapping = mmap.mmap(
+                fd, 0, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE, prot=mmap.PROT_READ
+            )
+        except (ValueError, OSError):  # emptied since the lstat, or not mappable here
+            return None
+        with mapping:
+            digest = blake3.blake3() if algorithm == "blake3" else hashlib.sha256()
+            digest.update(mapping)
+            return str(digest.hexdigest())
+    finally:
+        os.close(fd)

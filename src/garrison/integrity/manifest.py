@@ -149,6 +149,18 @@ class ManifestWriter:
         self._write(line + "\n")
         self.count += 1
 
+    def add_lines(self, paths: list[str], lines: list[str]) -> None:
+        """Append a run of consecutive records' lines (one chunk of a scan, already in walk
+        order within itself: the walk sorts each directory; runs must follow each other)."""
+        if not paths:
+            return
+        first, last = sort_key(paths[0]), sort_key(paths[-1])
+        if (first <= self._last_key and self.count) or last < first:
+            raise IntegrityError(f"{paths[0]}: records out of order (internal error)")
+        self._last_key = last
+        self._write("\n".join(lines) + "\n")
+        self.count += len(lines)
+
     def commit(self) -> ManifestSummary:
         """Write the end line, flush to disk, and atomically replace the target."""
         self._flush()

@@ -1,16 +1,23 @@
 """Scan the protected trees: walk in manifest order, hash in parallel, stream results in order.
 
-The walking thread does the per-file work of small files itself (short Python between short
-syscalls: spread over threads it mostly hands the GIL around); files of DEFER_BYTES or more go
-to helper threads, whose reads and BLAKE3 run without the GIL. When the walking thread's reads
-start reaching the disk (a cold cache), whole chunks go to the helpers to keep reads in flight.
-Optionally (parallelism = "process") every chunk goes to worker processes instead. Results come
-out in walk order with a bounded window in flight, so memory stays flat however many files
-there are.
+Two ways to spread the per-file work (lstat, capabilities, read, hash, format):
+
+* worker processes (baselines and `verify --full` of big trees, when more than one CPU): the
+  walking process sends plain paths and gets back one string of manifest lines per chunk, so
+  little is pickled, and the per-file Python of small files runs on every core at once.
+* threads (everything else, and the start of every scan): the walking thread does the per-file
+  work of small files itself (short Python between short syscalls: spread over threads it mostly
+  hands the GIL around); files of DEFER_BYTES or more go to helper threads, whose reads and
+  BLAKE3 run without the GIL.
+
+Either way, when reads start reaching the disk (a cold cache), whole chunks go to helper
+threads to keep several reads in flight. Results come out in walk order with a bounded window
+in flight, so memory stays flat however many files there are.
 """
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import resource
@@ -19,7 +26,6 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import (
     BrokenExecutor,
-    Executor,
     Future,
     ProcessPoolExecutor,
     ThreadPoolExecutor,
@@ -41,8 +47,13 @@ from garrison.integrity.walk import (
 #: Files at least this big are hashed by helper threads (reads and BLAKE3 release the GIL, so
 #: they run in parallel); handing over files from 64 KiB or 512 KiB up measured no faster.
 DEFER_BYTES = 4 << 20
-#: Entries after which a scan moves from threads to worker processes (when allowed).
+#: Entries after which a scan moves from threads to worker processes (when allowed): smaller
+#: scans (deploy manifests, tests) are done before the processes would have started.
 PROCESS_THRESHOLD = 4096
+#: Entries per unit of work sent to a worker process, and such units in flight (room for the
+#: other workers to go on past a chunk holding a big file).
+PROCESS_CHUNK = 256
+PROCESS_WINDOW = 64
 #: Chunks the walking thread may run ahead of a big file still being hashed.
 INLINE_WINDOW = 256
 #: Helper threads: enough reads in flight for a cold disk.
@@ -70,6 +81,16 @@ class _ChunkResult:
 
     def pending(self) -> bool:
         return any(not future.done() for _pos, _record, future in self.deferred)
+
+    def extend(self, other: _ChunkResult) -> None:
+        """Append a (resolved) result of the entries that follow this one's."""
+        self.records += other.records
+        self.paths += other.paths
+        self.lines += other.lines
+        self.unreadable += other.unreadable
+        self.vanished += other.vanished
+        self.files_hashed += other.files_hashed
+        self.bytes_hashed += other.bytes_hashed
 
     def resolve(self, lines: bool) -> None:
         """Fill in the hashes of deferred big files (waiting for them)."""
@@ -115,11 +136,17 @@ def _reusable(known: FileRecord | None, record: FileRecord) -> bool:
 
 
 def _complete_chunk(
-    chunk: list[PendingEntry], spec: ScanSpec, lines: bool, defer: Defer | None = None
+    chunk: list[PendingEntry],
+    spec: ScanSpec,
+    lines: bool,
+    defer: Defer | None = None,
+    *,
+    mapped: bool = False,
 ) -> _ChunkResult:
     """lstat, read symlinks and capabilities, and hash the files of one chunk.
 
-    With `defer`, files of DEFER_BYTES or more are handed to it and resolved later.
+    With `defer`, files of DEFER_BYTES or more are handed to it and resolved later. `mapped`
+    hashes big files through a memory mapping (worker processes only: see hash_file).
     """
     result = _ChunkResult()
     for item in chunk:
@@ -140,7 +167,7 @@ def _complete_chunk(
                     result.deferred.append((position, record, defer(real, record.size)))
                 else:
                     caps = read_caps(real)
-                    digest = hash_file(real, record.size, spec.algorithm)
+                    digest = hash_file(real, record.size, spec.algorithm, mapped=mapped)
                     record = record.with_content(hash=digest, caps=caps)
                     result.files_hashed += 1
                     result.bytes_hashed += record.size
@@ -186,8 +213,22 @@ def scan_lines(
     missing: list[str] | None = None,
 ) -> Iterator[tuple[str, str]]:
     """(path, manifest line) of every entry, in order; lines are formatted by the workers."""
+    for paths, lines in scan_line_runs(spec, problems, progress=progress, missing=missing):
+        yield from zip(paths, lines, strict=True)
+
+
+def scan_line_runs(
+    spec: ScanSpec,
+    problems: ScanProblems,
+    *,
+    progress: ProgressCallback | None = None,
+    missing: list[str] | None = None,
+) -> Iterator[tuple[list[str], list[str]]]:
+    """Runs of consecutive (paths, manifest lines), in order: a writer takes a run at once."""
     for result in _scan(spec, problems, progress, None, missing, lines=True):
-        yield from zip(result.paths, result.lines, strict=True)
+        if len(result.paths) != len(result.lines):
+            raise IntegrityError("scan results lost their paths (internal error)")
+        yield result.paths, result.lines
 
 
 def _scan(
@@ -200,10 +241,13 @@ def _scan(
     lines: bool,
 ) -> Iterator[_ChunkResult]:
     entries_done = 0
-    chunks = chunk_entries(walk_entries(spec, problems, missing), reuse)
-    scanner = (
-        _scan_pooled(spec, chunks, lines) if spec.processes else _scan_inline(spec, chunks, lines)
-    )
+    walked = walk_entries(spec, problems, missing)
+    scanner: Iterator[tuple[int, _ChunkResult]]
+    if lines and spec.processes:
+        chunks = chunk_entries(walked, reuse, size=PROCESS_CHUNK)
+        scanner = _scan_processes(spec, chunks)
+    else:
+        scanner = _scan_inline(spec, chunk_entries(walked, reuse), lines)
     for size, result in scanner:
         for text in result.unreadable:
             problems.note(problems.unreadable, text)
@@ -272,43 +316,138 @@ def _scan_inline(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _scan_pooled(
-    spec: ScanSpec, chunks: Iterator[list[PendingEntry]], lines: bool
+def _scan_processes(
+    spec: ScanSpec, chunks: Iterator[list[PendingEntry]]
 ) -> Iterator[tuple[int, _ChunkResult]]:
-    """Every chunk to a pool: threads at first, worker processes once the scan is big."""
-    workers = spec.worker_count()
-    in_flight: deque[tuple[int, Future[_ChunkResult]]] = deque()
-    max_in_flight = workers * 4
-    pools: list[Executor] = [ThreadPoolExecutor(workers, thread_name_prefix="garrison-hash")]
-    submitted = 0
+    """Manifest lines from worker processes once the scan is big; small scans stay inline.
+
+    Paths go out, one string of lines per chunk comes back: pickling a few hundred strings
+    costs far less than the per-file work it moves to another core. If processes cannot be
+    started here (no /dev/shm, a task limit), the scan goes on in threads.
+    """
+    started: list[list[PendingEntry]] = []
+    for chunk in chunks:
+        started.append(chunk)
+        if sum(len(c) for c in started) >= PROCESS_THRESHOLD:
+            break
+    else:  # the whole tree fitted below the threshold
+        yield from _scan_inline(spec, iter(started), lines=True)
+        return
     try:
-        for chunk in chunks:
-            if submitted >= PROCESS_THRESHOLD and len(pools) == 1:
-                pools.append(_process_pool(workers))
-            future = pools[-1].submit(_complete_chunk, chunk, spec, lines)
-            submitted += len(chunk)
-            in_flight.append((len(chunk), future))
-            if len(in_flight) >= max_in_flight:
-                size, done = in_flight.popleft()
-                yield size, done.result()
-        while in_flight:
-            size, done = in_flight.popleft()
-            yield size, done.result()
+        pool = _process_pool(spec)
+    except OSError:
+        yield from _scan_inline(spec, itertools.chain(started, chunks), lines=True)
+        return
+    window: deque[tuple[list[str], Future[_WorkerResult]]] = deque()
+    pending = itertools.chain(started, chunks)
+    sending: list[str] = []
+    try:
+        for chunk in pending:
+            sending = [item.path for item in chunk]
+            window.append((sending, pool.submit(_worker_lines, sending)))
+            sending = []
+            while len(window) >= PROCESS_WINDOW or (window and window[0][1].done()):
+                result = _collect(*window[0])
+                window.popleft()
+                yield result
+        while window:
+            result = _collect(*window[0])
+            window.popleft()
+            yield result
+        return
     except BrokenExecutor:
-        raise IntegrityError("a hashing worker process died; nothing was saved") from None
+        pass
     finally:
-        for pool in pools:
-            pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)
+    # A worker died (killed, or a big file truncated under its mapping: SIGBUS). What was not
+    # answered yet is done again here, reading files instead of mapping them.
+    unanswered = [paths for paths, _future in window] + ([sending] if sending else [])
+    redo = [[PendingEntry(path, None) for path in paths] for paths in unanswered]
+    yield from _scan_inline(spec, itertools.chain(redo, pending), lines=True)
 
 
-def _ignore_sigint() -> None:
+#: A worker's answer for one chunk: lines joined by newlines, the paths it left out (vanished,
+#: or unreadable before an lstat), problems, and how many files and bytes it hashed.
+_WorkerResult = tuple[str, list[str], list[str], list[str], int, int]
+
+
+def _collect(paths: list[str], future: Future[_WorkerResult]) -> tuple[int, _ChunkResult]:
+    text, left_out, unreadable, vanished, files_hashed, bytes_hashed = future.result()
+    sent = len(paths)
+    if left_out:
+        gone = set(left_out)
+        paths = [path for path in paths if path not in gone]
+    result = _ChunkResult(
+        paths=paths,
+        lines=text.split("\n") if text else [],
+        unreadable=unreadable,
+        vanished=vanished,
+        files_hashed=files_hashed,
+        bytes_hashed=bytes_hashed,
+    )
+    return sent, result
+
+
+@dataclass
+class _WorkerState:
+    """A worker process's scan settings and its own cold-cache helpers."""
+
+    spec: ScanSpec
+    helpers: ThreadPoolExecutor | None = None
+    io_bound: bool = False
+    chunks_done: int = 0
+
+
+_worker: _WorkerState | None = None
+
+
+def _start_worker(spec: ScanSpec) -> None:
     """Worker processes leave Ctrl-C to the parent, which stops the pool cleanly."""
+    global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker = _WorkerState(spec)
 
 
-def _process_pool(workers: int) -> Executor:
-    """Worker processes: no GIL between the walk and the per-file work, at the price of
-    pickling every chunk (measured on 2 busy cores: more CPU, no faster; so opt-in)."""
-    # spawn, not fork: the caller may run threads (the progress bar), and fork copies locks.
-    context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_sigint)
+def _worker_lines(paths: list[str]) -> _WorkerResult:
+    """The per-file work of one chunk, in a worker process."""
+    state = _worker
+    if state is None:
+        raise RuntimeError("worker not initialised")
+    spec = state.spec
+    chunk = [PendingEntry(path, None) for path in paths]
+    if state.io_bound and state.chunks_done % PROBE_EVERY:
+        # reads reach the disk: several in flight, from helper threads (no GIL while reading)
+        if state.helpers is None:
+            state.helpers = ThreadPoolExecutor(IO_THREADS, thread_name_prefix="garrison-read")
+        step = max(1, len(chunk) // IO_THREADS)
+        parts = [chunk[i : i + step] for i in range(0, len(chunk), step)]
+        result = _ChunkResult()
+        for part in state.helpers.map(lambda part: _complete_chunk(part, spec, True), parts):
+            result.extend(part)
+    else:
+        before = _blocks_read()
+        result = _complete_chunk(chunk, spec, True, mapped=True)
+        state.io_bound = _blocks_read() > before
+    state.chunks_done += 1
+    left_out = [] if len(result.paths) == len(paths) else sorted(set(paths) - set(result.paths))
+    return (
+        "\n".join(result.lines),
+        left_out,
+        result.unreadable,
+        result.vanished,
+        result.files_hashed,
+        result.bytes_hashed,
+    )
+
+
+def _process_pool(spec: ScanSpec) -> ProcessPoolExecutor:
+    """Worker processes forked from a fork server that has only imported this module.
+
+    Not fork: the caller may run threads (the progress bar), and a fork copies their locks.
+    Not spawn: each worker would import the whole CLI again.
+    """
+    context = multiprocessing.get_context("fork")
+    context.set_forkserver_preload([__name__])
+    return ProcessPoolExecutor(
+        spec.worker_count(), mp_context=context, initializer=_start_worker, initargs=(spec,)
+    )

@@ -25,7 +25,7 @@ from garrison.integrity.diff import Change, diff_lines, diff_records
 from garrison.integrity.manifest import LoadedManifest
 from garrison.integrity.records import FileRecord, sort_key
 from garrison.integrity.scan import ProgressCallback, scan, scan_lines
-from garrison.integrity.walk import ScanProblems, ScanSpec
+from garrison.integrity.walk import ScanProblems, ScanSpec, use_processes
 from garrison.model import Severity, to_jsonable
 
 LAST_VERIFY_FILE = "last-verify.json"
@@ -174,7 +174,7 @@ def verify_baseline(
         progress=progress,
         root=root,
         workers=config.integrity.workers,
-        processes=config.integrity.parallelism == "process",
+        processes=use_processes(config.integrity.parallelism, config.integrity.workers),
         signed_by=signature.get("key", ""),
     )
     warnings = []

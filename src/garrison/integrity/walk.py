@@ -29,7 +29,7 @@ class ScanSpec:
     workers: int = 0
     one_filesystem: bool = True
     root: Path = Path("/")
-    processes: bool = False  # hash in worker processes instead of threads
+    processes: bool = False  # manifest lines of big scans from worker processes
     _prefix: str = field(init=False, repr=False, compare=False, default="")
 
     def __post_init__(self) -> None:
@@ -43,6 +43,15 @@ class ScanSpec:
 
     def worker_count(self) -> int:
         return self.workers or max(2, os.cpu_count() or 2)
+
+
+def use_processes(parallelism: str, workers: int = 0) -> bool:
+    """Whether big scans hash in worker processes: "auto" does when there is more than one CPU
+    to run them on (and more than one worker is allowed)."""
+    if parallelism == "auto":
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return (cpus or 1) > 1 and workers != 1
+    return parallelism == "process"
 
 
 @dataclass
@@ -156,52 +165,65 @@ def walk_entries(
             yield from _walk_dir(spec, top, st.st_dev, excluded, problems, mounts)
 
 
+def _list_dir(spec: ScanSpec, directory: str, problems: ScanProblems) -> list[os.DirEntry[str]]:
+    """A directory's entries sorted by name ([] when it vanished or cannot be read: noted)."""
+    try:
+        with os.scandir(spec.real(directory)) as handle:
+            return sorted(handle, key=lambda e: e.name)
+    except FileNotFoundError:
+        problems.note(problems.vanished, directory)
+    except OSError as exc:
+        problems.note(problems.unreadable, f"{directory}: {exc.strerror}")
+    return []
+
+
 def _walk_dir(
     spec: ScanSpec,
-    directory: str,
+    top: str,
     device: int,
     excluded: re.Pattern[str] | None,
     problems: ScanProblems,
     mounts: set[str] | None,
 ) -> Iterator[PendingEntry]:
-    try:
-        with os.scandir(spec.real(directory)) as handle:
-            entries = sorted(handle, key=lambda e: e.name)
-    except FileNotFoundError:
-        problems.note(problems.vanished, directory)
-        return
-    except OSError as exc:
-        problems.note(problems.unreadable, f"{directory}: {exc.strerror}")
-        return
-    prefix = directory.rstrip("/") + "/"
-    for entry in entries:
-        path = prefix + entry.name
-        if excluded is not None and excluded.fullmatch(path):
-            continue
-        try:
-            # d_type answers this without a syscall; workers lstat() everything.
-            is_dir = entry.is_dir(follow_symlinks=False)
-            if is_dir and mounts is None:  # no mount table: compare devices here
-                crosses = entry.stat(follow_symlinks=False).st_dev != device
-            else:
-                crosses = mounts is not None and path in mounts
-        except FileNotFoundError:
-            problems.note(problems.vanished, path)
-            continue
-        except OSError as exc:
-            problems.note(problems.unreadable, f"{path}: {exc.strerror}")
-            continue
-        yield PendingEntry(path, None)
-        if not is_dir:
-            continue
-        if spec.one_filesystem and crosses:
-            problems.note(problems.skipped_mounts, path)
-            continue
-        yield from _walk_dir(spec, path, device, excluded, problems, mounts)
+    """Everything under `top`, depth-first with names sorted.
+
+    Iterative, with a stack of listings: nested generators would cost a resume per level of
+    depth for every entry, which on /usr is most of the walk's time.
+    """
+    stack = [(top.rstrip("/") + "/", iter(_list_dir(spec, top, problems)))]
+    while stack:
+        prefix, entries = stack[-1]
+        for entry in entries:
+            path = prefix + entry.name
+            if excluded is not None and excluded.fullmatch(path):
+                continue
+            try:
+                # d_type answers this without a syscall; workers lstat() everything.
+                is_dir = entry.is_dir(follow_symlinks=False)
+                if is_dir and mounts is None:  # no mount table: compare devices here
+                    crosses = entry.stat(follow_symlinks=False).st_dev != device
+                else:
+                    crosses = mounts is not None and path in mounts
+            except FileNotFoundError:
+                problems.note(problems.vanished, path)
+                continue
+            except OSError as exc:
+                problems.note(problems.unreadable, f"{path}: {exc.strerror}")
+                continue
+            yield PendingEntry(path, None)
+            if not is_dir:
+                continue
+            if spec.one_filesystem and crosses:
+                problems.note(problems.skipped_mounts, path)
+                continue
+            stack.append((path + "/", iter(_list_dir(spec, path, problems))))
+            break  # go down first; this listing resumes where it stopped
+        else:
+            stack.pop()
 
 
 def chunk_entries(
-    items: Iterable[PendingEntry], reuse: HashReuse | None
+    items: Iterable[PendingEntry], reuse: HashReuse | None, size: int = CHUNK_ENTRIES
 ) -> Iterator[list[PendingEntry]]:
     """Consecutive entries in units of work; fast mode looks up each one's baseline record."""
     chunk: list[PendingEntry] = []
@@ -209,7 +231,7 @@ def chunk_entries(
         if reuse is not None and item.record is None:
             item.known = reuse(item.path)
         chunk.append(item)
-        if len(chunk) >= CHUNK_ENTRIES:
+        if len(chunk) >= size:
             yield chunk
             chunk = []
     if chunk:
