@@ -31,15 +31,6 @@ COLUMNS = (
 NO_VALUE = "-"
 UNREADABLE = "?"  # the file existed but could not be read; its content is unknown
 
-_TYPE_OF_MODE = (
-    (stat.S_ISREG, "f"),
-    (stat.S_ISDIR, "d"),
-    (stat.S_ISLNK, "l"),
-    (stat.S_ISFIFO, "p"),
-    (stat.S_ISSOCK, "s"),
-    (stat.S_ISCHR, "c"),
-    (stat.S_ISBLK, "b"),
-)
 TYPE_NAMES = {
     "f": "file",
     "d": "directory",
@@ -54,12 +45,20 @@ TYPE_NAMES = {
 _NEEDS_QUOTING = re.compile(r"[%\t\n\r\\\x00-\x1f\x7f\udc80-\udcff]")
 
 
+_TYPE_OF_FORMAT = {
+    stat.S_IFREG: "f",
+    stat.S_IFDIR: "d",
+    stat.S_IFLNK: "l",
+    stat.S_IFIFO: "p",
+    stat.S_IFSOCK: "s",
+    stat.S_IFCHR: "c",
+    stat.S_IFBLK: "b",
+}
+
+
 def file_type(mode: int) -> str:
     """The one-letter type of an lstat mode."""
-    for test, letter in _TYPE_OF_MODE:
-        if test(mode):
-            return letter
-    return "?"
+    return _TYPE_OF_FORMAT.get(stat.S_IFMT(mode), "?")
 
 
 def quote_path(text: str) -> str:
@@ -180,16 +179,19 @@ class FileRecord(NamedTuple):
 
 def record_from_stat(path: str, st: os.stat_result) -> FileRecord:
     """A record with the metadata of an lstat result (content fields filled in later)."""
+    mode = st.st_mode
+    kind = _TYPE_OF_FORMAT.get(stat.S_IFMT(mode), "?")
+    # positional: this runs for every entry of every scan
     return FileRecord(
-        path=path,
-        type=file_type(st.st_mode),
-        mode=stat.S_IMODE(st.st_mode),
-        uid=st.st_uid,
-        gid=st.st_gid,
-        size=st.st_size if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode) else 0,
-        mtime_ns=st.st_mtime_ns,
-        ctime_ns=st.st_ctime_ns,
-        inode=st.st_ino,
-        dev=st.st_dev,
-        nlink=st.st_nlink,
+        path,
+        kind,
+        stat.S_IMODE(mode),
+        st.st_uid,
+        st.st_gid,
+        st.st_size if kind in ("f", "l") else 0,
+        st.st_mtime_ns,
+        st.st_ctime_ns,
+        st.st_ino,
+        st.st_dev,
+        st.st_nlink,
     )
