@@ -16,6 +16,8 @@ CAPABILITY_XATTR = "security.capability"
 BIG_FILE_BYTES = 4 << 20
 BIG_READ_BYTES = 4 << 20
 READ_BLOCK = 1 << 20
+#: Big files are mapped this much at a time (a multiple of the page size).
+MAP_WINDOW = 16 << 20
 
 _buffers = threading.local()
 
@@ -83,21 +85,27 @@ def read_caps(real_path: str) -> str:
 
 
 def _hash_mapped(real_path: str, algorithm: str) -> str | None:
-    """Hash a whole regular file through a read-only mapping (None: read it instead)."""
+    """Hash a whole regular file through read-only mappings of MAP_WINDOW bytes at a time (the
+    window bounds how much of the file is mapped, so resident memory stays flat); None: the
+    file cannot be mapped, read it instead."""
     fd = os.open(real_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
             return None
-        try:
-            # MAP_POPULATE maps the cached pages up front instead of faulting them one by one
-            mapping = mmap.mmap(
-                fd, 0, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE, prot=mmap.PROT_READ
-            )
-        except (ValueError, OSError):  # emptied since the lstat, or not mappable here
-            return None
-        with mapping:
-            digest = blake3.blake3() if algorithm == "blake3" else hashlib.sha256()
-            digest.update(mapping)
-            return str(digest.hexdigest())
+        digest = blake3.blake3() if algorithm == "blake3" else hashlib.sha256()
+        # MAP_POPULATE maps the cached pages up front instead of faulting them one by one
+        flags = mmap.MAP_SHARED | mmap.MAP_POPULATE
+        offset = 0
+        while offset < st.st_size:
+            length = min(MAP_WINDOW, st.st_size - offset)
+            try:
+                mapping = mmap.mmap(fd, length, flags=flags, prot=mmap.PROT_READ, offset=offset)
+            except (ValueError, OSError):  # not mappable here
+                return None
+            with mapping:
+                digest.update(mapping)
+            offset += length
+        return str(digest.hexdigest())
     finally:
         os.close(fd)
