@@ -182,11 +182,12 @@ def main() -> int:
                 cpu_ratio = a.cpu_s / o.cpu_s
                 ratios[f"{cache} {label}"] = ratio
                 ratios[f"{cache} {label} (cpu)"] = cpu_ratio
-                verdict = "meets" if ratio >= target else "MISSES"
-                print(
-                    f"  {cache:4} {label:14} {ratio:6.1f}x wall, {cpu_ratio:5.1f}x cpu  "
-                    f"(target >= {target:.0f}x wall: {verdict})"
-                )
+                if cache == "warm":
+                    verdict = "meets" if ratio >= target else "MISSES"
+                    goal = f"(target >= {target:.0f}x wall: {verdict})"
+                else:  # cold runs are held to the raw read speed (below), not to AIDE
+                    goal = "(cold: no AIDE target; both wait for the disk)"
+                print(f"  {cache:4} {label:14} {ratio:6.1f}x wall, {cpu_ratio:5.1f}x cpu  {goal}")
         raw_cold, base_cold = best("raw read (cat)", "cold"), best("garrison baseline", "cold")
         if raw_cold and base_cold:
             share = raw_cold.wall_s / base_cold.wall_s

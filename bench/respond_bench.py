@@ -54,10 +54,20 @@ def serve_fakes() -> None:
     hang.bind(("127.0.0.1", 0))
     hang.listen(64)  # accepts connections, never answers: a hung webhook
     held: list[socket.socket] = []
-    threading.Thread(target=lambda: [held.append(hang.accept()[0]) for _ in iter(int, 1)],
-                     daemon=True).start()
-    print(json.dumps({"bybit": bybit.url, "deribit": deribit.url, "chat": chat.port,
-                      "hang": hang.getsockname()[1]}), flush=True)
+    threading.Thread(
+        target=lambda: [held.append(hang.accept()[0]) for _ in iter(int, 1)], daemon=True
+    ).start()
+    print(
+        json.dumps(
+            {
+                "bybit": bybit.url,
+                "deribit": deribit.url,
+                "chat": chat.port,
+                "hang": hang.getsockname()[1],
+            }
+        ),
+        flush=True,
+    )
     sys.stdin.read()
 
 
@@ -111,8 +121,9 @@ def main() -> int:
     from garrison.respond.notify import Notifier
     from garrison.respond.playbook import execute_playbook
 
-    fakes = subprocess.Popen([sys.executable, __file__, "--serve-fakes"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE)
+    fakes = subprocess.Popen(
+        [sys.executable, __file__, "--serve-fakes"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
     assert fakes.stdout is not None
     urls = json.loads(fakes.stdout.readline())
     tmp = Path(tempfile.mkdtemp(prefix="garrison-respond-bench-"))
@@ -122,18 +133,32 @@ def main() -> int:
     secrets = secrets_from({"by": f"BENCHKEY:{BYBIT_SECRET}", "dr": f"BENCHCID:{DERIBIT_SECRET}"})
     base = {
         "paths": {"state_dir": str(tmp / "state"), "run_dir": str(tmp / "run")},
-        "strategies": [{"name": f"bot{i}", "match": f"{marker}-{i}$"}
-                       for i in range(args.strategies)],
+        "strategies": [
+            {"name": f"bot{i}", "match": f"{marker}-{i}$"} for i in range(args.strategies)
+        ],
         "respond": {
-            "cgroup_parent": parent, "steps": ["freeze", "broker", "notify"],
+            "cgroup_parent": parent,
+            "steps": ["freeze", "broker", "notify"],
             "accounts": [
-                {"name": "bybit", "exchange": "bybit", "credential": "by",
-                 "base_url": urls["bybit"], "categories": ["linear"]},
-                {"name": "deribit", "exchange": "deribit", "credential": "dr",
-                 "base_url": urls["deribit"]},
+                {
+                    "name": "bybit",
+                    "exchange": "bybit",
+                    "credential": "by",
+                    "base_url": urls["bybit"],
+                    "categories": ["linear"],
+                },
+                {
+                    "name": "deribit",
+                    "exchange": "deribit",
+                    "credential": "dr",
+                    "base_url": urls["deribit"],
+                },
             ],
-            "notify": {"urls": [f"json://127.0.0.1:{urls['chat']}/hook"], "max_per_hour": 10000,
-                       "dedup_window_s": 0},
+            "notify": {
+                "urls": [f"json://127.0.0.1:{urls['chat']}/hook"],
+                "max_per_hour": 10000,
+                "dedup_window_s": 0,
+            },
         },
     }
     config = validate_config(base, "bench")
@@ -146,8 +171,9 @@ def main() -> int:
             alert = manual_alert(f"bench.{n}", "benchmark incident")
             t0 = datetime.now(UTC)
             p0 = time.perf_counter()
-            result = execute_playbook(alert, config, secrets=secrets, notifier=notifier,
-                                      wait_notify_s=0)
+            result = execute_playbook(
+                alert, config, secrets=secrets, notifier=notifier, wait_notify_s=0
+            )
             took = time.perf_counter() - p0
             notifier.flush(10)
             notifier.close()
@@ -161,21 +187,41 @@ def main() -> int:
             returned.append(took)
             frozen.append(max(end_of(r, t0) for r in recs if r.step in ("freeze", "kill_switch")))
             locked.append(max(end_of(r, t0) for r in recs if r.step.startswith("broker")))
-            delivered = [r for r in Incident.open(config.paths.state_dir, result.incident_id)
-                         .records() if r.step == "notify" and r.status == ActionStatus.DONE]
+            delivered = [
+                r
+                for r in Incident.open(config.paths.state_dir, result.incident_id).records()
+                if r.step == "notify" and r.status == ActionStatus.DONE
+            ]
             notified.append(max(end_of(r, t0) for r in delivered))
         # notify must not delay steps 1-3: same incidents with a webhook that never answers
-        hang_cfg = validate_config({**base, "respond": {**base["respond"], "notify": {
-            **base["respond"]["notify"], "urls": [f"json://127.0.0.1:{urls['hang']}/hook"],
-            "timeout_s": 5, "retries": 0}}}, "bench")
+        hang_cfg = validate_config(
+            {
+                **base,
+                "respond": {
+                    **base["respond"],
+                    "notify": {
+                        **base["respond"]["notify"],
+                        "urls": [f"json://127.0.0.1:{urls['hang']}/hook"],
+                        "timeout_s": 5,
+                        "retries": 0,
+                    },
+                },
+            },
+            "bench",
+        )
         hang_returned = []
         hang_notifier = Notifier(hang_cfg.respond.notify, hang_cfg.paths.state_dir)
         for n in range(min(10, args.incidents)):
             for exchange in ("bybit", "deribit"):
                 httpx.post(f"{urls[exchange]}/__reset")
             p0 = time.perf_counter()
-            execute_playbook(manual_alert(f"hang.{n}", "x"), hang_cfg, secrets=secrets,
-                             notifier=hang_notifier, wait_notify_s=0)
+            execute_playbook(
+                manual_alert(f"hang.{n}", "x"),
+                hang_cfg,
+                secrets=secrets,
+                notifier=hang_notifier,
+                wait_notify_s=0,
+            )
             hang_returned.append(time.perf_counter() - p0)
             thaw_all(ResponseContext(hang_cfg, secrets), list(hang_cfg.strategies), release=True)
         # anchor: a shell responder freezing the same processes with pkill -STOP
@@ -186,8 +232,11 @@ def main() -> int:
             anchor.append(time.perf_counter() - p0)
             subprocess.run(["pkill", "-CONT", "-f", marker], check=False)
     finally:
-        groups = [m / parent for m in (find_hierarchies().v1_freezer, find_hierarchies().v2)
-                  if m and (m / parent).is_dir()]
+        groups = [
+            m / parent
+            for m in (find_hierarchies().v1_freezer, find_hierarchies().v2)
+            if m and (m / parent).is_dir()
+        ]
         for group in groups:  # a frozen process cannot die: thaw before killing
             for child in group.iterdir():
                 if (child / "freezer.state").exists():
@@ -199,25 +248,34 @@ def main() -> int:
             bot.wait()
         fakes.stdin.close()  # type: ignore[union-attr]
         fakes.wait(timeout=10)
-        groups = [m / parent for m in (find_hierarchies().v1_freezer, find_hierarchies().v2)
-                  if m and (m / parent).is_dir()]  # again: a step thread may have made one late
+        groups = [
+            m / parent
+            for m in (find_hierarchies().v1_freezer, find_hierarchies().v2)
+            if m and (m / parent).is_dir()
+        ]  # again: a step thread may have made one late
         for group in groups:
             for child in group.iterdir():
                 if child.is_dir():
                     child.rmdir()
             group.rmdir()
 
-    print(f"respond bench: {args.incidents} incidents (+1 warm-up), {args.strategies} strategies "
-          f"(one process each, cgroup freezer), Bybit v5 + Deribit cancel+lock+proof, "
-          f"apprise json:// notify; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"respond bench: {args.incidents} incidents (+1 warm-up), {args.strategies} strategies "
+        f"(one process each, cgroup freezer), Bybit v5 + Deribit cancel+lock+proof, "
+        f"apprise json:// notify; load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"  alert -> all strategies frozen      {fmt(frozen)}   (target p99 <= 50 ms)")
-    print(f"  anchor pkill -STOP -f               {fmt(anchor)}   "
-          f"anchor/garrison p50 {pct(anchor, 50) / pct(frozen, 50):.2f}x")
+    print(
+        f"  anchor pkill -STOP -f               {fmt(anchor)}   "
+        f"anchor/garrison p50 {pct(anchor, 50) / pct(frozen, 50):.2f}x"
+    )
     print(f"  alert -> orders cancelled + locked  {fmt(locked)}")
     print(f"  alert -> notification delivered     {fmt(notified)}   (target <= 2 s)")
     print(f"  playbook returns (webhook OK)       {fmt(returned)}")
-    print(f"  playbook returns (webhook HANGS)    {fmt(hang_returned)}   "
-          "(same: delivery never delays steps 1-3)")
+    print(
+        f"  playbook returns (webhook HANGS)    {fmt(hang_returned)}   "
+        "(same: delivery never delays steps 1-3)"
+    )
 
     # evidence hashing throughput vs sha256sum on the same files
     data_dir = tmp / "hash"
@@ -245,8 +303,10 @@ def main() -> int:
     g, s = statistics.median(g_times), statistics.median(s_times)
     print(f"evidence hashing, {total_mb} MiB in 8 files (warm cache, median of 3):")
     print(f"  garrison sha256_file   {total_mb / g:8.0f} MiB/s  ({g:.2f} s)")
-    print(f"  sha256sum              {total_mb / s:8.0f} MiB/s  ({s:.2f} s)   "
-          f"ratio garrison/sha256sum {s / g:.2f}x")
+    print(
+        f"  sha256sum              {total_mb / s:8.0f} MiB/s  ({s:.2f} s)   "
+        f"ratio garrison/sha256sum {s / g:.2f}x"
+    )
     shutil.rmtree(tmp, ignore_errors=True)  # incidents, evidence, hashing files
     return 0
 
