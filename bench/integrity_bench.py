@@ -8,10 +8,11 @@ num_workers=2; garrison: the same plus file capabilities, BLAKE3). A raw read of
 Every command runs as a child process; wall time, user+sys CPU and peak RSS come from wait4().
 Cold runs drop the page cache first (`sync; echo 3 > /proc/sys/vm/drop_caches`): this needs
 root and slows the whole machine for a moment; use --no-cold to skip them. All state (AIDE
-databases, garrison manifests, keys) lives in a temp dir.
+databases, garrison manifests, keys) lives in a temp dir. Warm runs come in --runs rounds that
+alternate the two tools; the ratios compare the best run of each.
 
     .venv/bin/python bench/integrity_bench.py [--paths /usr/bin /usr/sbin /usr/lib] [--no-cold]
-        [--runs 1] [--json results.json]
+        [--runs 3] [--json results.json]
 
 Targets (ARCHITECTURE.md): baseline >= 5x faster than aide --init, verify >= 10x faster than
 aide --check, cold baseline >= 90 % of the raw read speed.
@@ -107,7 +108,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--paths", nargs="+", default=["/usr/bin", "/usr/sbin", "/usr/lib"])
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-cache runs")
-    parser.add_argument("--runs", type=int, default=1, help="repeat each warm garrison run")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="warm rounds of each tool (the best of each counts)"
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args()
     if shutil.which("aide") is None:
@@ -143,14 +146,14 @@ def main() -> int:
         print(f"paths: {paths}; load average before: {os.getloadavg()}", flush=True)
         # warm: read everything once so both tools see the same page cache
         record(measure("raw read (cat)", "warm", raw))
-        record(measure("aide --init", "warm", aide_init))
+        # rounds interleave the two tools, so a drift in the machine's load hits both alike
+        for _ in range(args.runs):
+            record(measure("aide --init", "warm", aide_init))
+            record(measure("garrison baseline", "warm", [*g, "baseline", "--sign-with", str(key)]))
         aide_promote()
         for _ in range(args.runs):
-            record(measure("garrison baseline", "warm", [*g, "baseline", "--sign-with", str(key)]))
-        record(measure("aide --check", "warm", aide_check))
-        for _ in range(args.runs):
+            record(measure("aide --check", "warm", aide_check))
             record(measure("garrison verify (fast)", "warm", [*g, "verify"]))
-        for _ in range(args.runs):
             record(measure("garrison verify --full", "warm", [*g, "verify", "--full"]))
         if not args.no_cold:
             record(measure("raw read (cat)", "cold", raw))
