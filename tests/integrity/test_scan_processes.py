@@ -8,7 +8,9 @@ from __future__ import annotations
 import faulthandler
 import gzip
 import os
+import shutil
 import signal
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +33,19 @@ def many(tmp_path: Path) -> Path:
         for f in range(100):
             (sub / f"f{f:03}").write_text(f"{d}-{f}\n")
     (tree / "d25" / "big").write_bytes(os.urandom(BIG))
+    odd = tree / "d30"  # every kind of entry, and names the manifest must escape
+    (odd / "link").symlink_to("f001")
+    (odd / "dangling").symlink_to("/nowhere/at\tall")
+    os.mkfifo(odd / "fifo")
+    (odd / "empty").write_bytes(b"")
+    (odd / "suid").write_text("#!/bin/sh\n")
+    (odd / "suid").chmod(0o4755)
+    (odd / "tab\tand\nnewline").write_text("x")
+    (odd / "percent%20").write_text("y")
+    (Path(os.fsdecode(bytes(odd) + b"/latin1-\xe9"))).write_text("z")
+    if os.geteuid() == 0 and shutil.which("setcap"):
+        (odd / "capped").write_text("cap")
+        subprocess.run(["setcap", "cap_net_raw+ep", str(odd / "capped")], check=True)
     assert scan_module.PROCESS_THRESHOLD < 50 * 100
     return tree
 
@@ -75,6 +90,36 @@ def test_a_worker_killed_by_sigbus_costs_nothing_but_time(
     assert _records(state) == _records(ref_state)
 
 
+def test_workers_write_exactly_what_one_process_writes(
+    cli, tmp_path: Path, signing_key: Path, many: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers format lines straight from lstat; the single-process scan builds records first.
+    Both must write the same bytes for every kind of entry."""
+    started: list[int] = []
+    real_pool = scan_module._process_pool
+
+    def spy(spec):  # type: ignore[no-untyped-def]
+        started.append(spec.worker_count())
+        return real_pool(spec)
+
+    monkeypatch.setattr(scan_module, "_process_pool", spy)
+    threads, thread_state = _baseline(cli, tmp_path, signing_key, many, "thread")
+    assert threads.code == 0, threads.err  # type: ignore[attr-defined]
+    assert started == []
+    processes, process_state = _baseline(cli, tmp_path, signing_key, many, "process")
+    assert processes.code == 0, processes.err  # type: ignore[attr-defined]
+    assert started == [2]
+    records = _records(process_state)
+    assert records == _records(thread_state)
+    by_name = {line.split("\t")[0].rsplit("/", 1)[-1]: line.split("\t") for line in records}
+    assert by_name["link"][1] == "l" and by_name["link"][12] == "f001"
+    assert by_name["fifo"][1] == "p" and by_name["fifo"][13] == "-"
+    assert by_name["suid"][2] == "4755"
+    assert "tab%09and%0Anewline" in by_name and "latin1-%E9" in by_name
+    if "capped" in by_name:
+        assert by_name["capped"][11].startswith("01000002")
+
+
 def test_files_vanishing_or_unreadable_in_a_worker_are_reported_not_lost(
     cli, tmp_path: Path, signing_key: Path, many: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -90,6 +135,8 @@ def test_files_vanishing_or_unreadable_in_a_worker_are_reported_not_lost(
             raise PermissionError(13, "Permission denied")
         return real_hash(path, size, algorithm, mapped=mapped)
 
+    reference, ref_state = _baseline(cli, tmp_path, signing_key, many, "thread")
+    assert reference.code == 0, reference.err  # type: ignore[attr-defined]
     monkeypatch.setattr(scan_module, "hash_file", flaky)
     started: list[int] = []
     real_pool = scan_module._process_pool
@@ -107,7 +154,7 @@ def test_files_vanishing_or_unreadable_in_a_worker_are_reported_not_lost(
     records = {line.split("\t")[0]: line.split("\t") for line in _records(state)}
     assert gone not in records
     assert records[locked][-1] == "?"  # recorded, content unknown
-    assert len(records) == 1 + 50 + 5000 + 1 - 1  # the tree, dirs, files, big, minus gone
+    assert len(records) == len(_records(ref_state)) - 1  # all but the one that vanished
 
 
 def test_auto_uses_processes_only_with_more_than_one_cpu(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import resource
 import signal
+import stat
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import (
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 
 from garrison.errors import IntegrityError
 from garrison.integrity.hashing import hash_file, read_caps
-from garrison.integrity.records import UNREADABLE, FileRecord, record_from_stat
+from garrison.integrity.records import UNREADABLE, FileRecord, line_from_stat, record_from_stat
 from garrison.integrity.walk import (
     HashReuse,
     PendingEntry,
@@ -136,17 +137,11 @@ def _reusable(known: FileRecord | None, record: FileRecord) -> bool:
 
 
 def _complete_chunk(
-    chunk: list[PendingEntry],
-    spec: ScanSpec,
-    lines: bool,
-    defer: Defer | None = None,
-    *,
-    mapped: bool = False,
+    chunk: list[PendingEntry], spec: ScanSpec, lines: bool, defer: Defer | None = None
 ) -> _ChunkResult:
     """lstat, read symlinks and capabilities, and hash the files of one chunk.
 
-    With `defer`, files of DEFER_BYTES or more are handed to it and resolved later. `mapped`
-    hashes big files through a memory mapping (worker processes only: see hash_file).
+    With `defer`, files of DEFER_BYTES or more are handed to it and resolved later.
     """
     result = _ChunkResult()
     for item in chunk:
@@ -167,7 +162,7 @@ def _complete_chunk(
                     result.deferred.append((position, record, defer(real, record.size)))
                 else:
                     caps = read_caps(real)
-                    digest = hash_file(real, record.size, spec.algorithm, mapped=mapped)
+                    digest = hash_file(real, record.size, spec.algorithm)
                     record = record.with_content(hash=digest, caps=caps)
                     result.files_hashed += 1
                     result.bytes_hashed += record.size
@@ -178,6 +173,38 @@ def _complete_chunk(
             result.unreadable.append(f"{item.path}: {exc.strerror or exc}")
             if record is not None:
                 _add(result, record.with_content(hash=UNREADABLE), lines)
+    return result
+
+
+def _complete_lines(paths: list[str], spec: ScanSpec, *, mapped: bool) -> _ChunkResult:
+    """What _complete_chunk does for a manifest, for worker processes: paths in, lines out,
+    no records built on the way."""
+    result = _ChunkResult()
+    for path in paths:
+        real = spec.real(path)
+        st: os.stat_result | None = None
+        try:
+            st = os.lstat(real)
+            if stat.S_ISREG(st.st_mode):
+                caps = read_caps(real)
+                digest = hash_file(real, st.st_size, spec.algorithm, mapped=mapped)
+                line = line_from_stat(path, st, caps=caps, hash=digest)
+                result.files_hashed += 1
+                result.bytes_hashed += st.st_size
+            elif stat.S_ISLNK(st.st_mode):
+                line = line_from_stat(path, st, target=os.readlink(real))
+            else:
+                line = line_from_stat(path, st)
+        except FileNotFoundError:
+            result.vanished.append(path)  # gone since the walk saw it: not recorded
+            continue
+        except OSError as exc:
+            result.unreadable.append(f"{path}: {exc.strerror or exc}")
+            if st is None:
+                continue
+            line = line_from_stat(path, st, hash=UNREADABLE)
+        result.paths.append(path)
+        result.lines.append(line)
     return result
 
 
@@ -414,19 +441,18 @@ def _worker_lines(paths: list[str]) -> _WorkerResult:
     if state is None:
         raise RuntimeError("worker not initialised")
     spec = state.spec
-    chunk = [PendingEntry(path, None) for path in paths]
     if state.io_bound and state.chunks_done % PROBE_EVERY:
         # reads reach the disk: several in flight, from helper threads (no GIL while reading)
         if state.helpers is None:
             state.helpers = ThreadPoolExecutor(IO_THREADS, thread_name_prefix="garrison-read")
-        step = max(1, len(chunk) // IO_THREADS)
-        parts = [chunk[i : i + step] for i in range(0, len(chunk), step)]
+        step = max(1, len(paths) // IO_THREADS)
+        parts = [paths[i : i + step] for i in range(0, len(paths), step)]
         result = _ChunkResult()
-        for part in state.helpers.map(lambda part: _complete_chunk(part, spec, True), parts):
+        for part in state.helpers.map(lambda p: _complete_lines(p, spec, mapped=False), parts):
             result.extend(part)
     else:
         before = _blocks_read()
-        result = _complete_chunk(chunk, spec, True, mapped=True)
+        result = _complete_lines(paths, spec, mapped=True)
         state.io_bound = _blocks_read() > before
     state.chunks_done += 1
     left_out = [] if len(result.paths) == len(paths) else sorted(set(paths) - set(result.paths))
