@@ -31,4 +31,19 @@ def test_metadata_is_complete(check: type[Check]) -> None:
     assert len(meta.remediation) >= 10
 
 
-_ALIASES = {"IMG", "KRN", "FW", "FIM", "CODE", "SEC", "BRK", "SSH", "GRD", "RSP", "ISO", "BAK", "DR", "PEN"}
+_ALIASES = {
+    "IMG",
+    "KRN",
+    "FW",
+    "FIM",
+    "CODE",
+    "SEC",
+    "BRK",
+    "SSH",
+    "GRD",
+    "RSP",
+    "ISO",
+    "BAK",
+    "DR",
+    "PEN",
+}

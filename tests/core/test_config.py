@@ -105,5 +105,7 @@ def test_duplicate_strategy_names(tmp_path: Path) -> None:
 
 def test_bad_match_regex_is_caught_at_load(tmp_path: Path) -> None:
     path = write(tmp_path, "[[strategies]]\nname = 'a'\nmatch = 'freqtrade(('\n")
-    with pytest.raises(ConfigError, match=r"strategies\[0\]\.match: not a valid regular expression"):
+    with pytest.raises(
+        ConfigError, match=r"strategies\[0\]\.match: not a valid regular expression"
+    ):
         load_config(path, env={})

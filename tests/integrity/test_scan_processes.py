@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from garrison.integrity import scan as scan_module
+from garrison.integrity import chunk_work, scan_processes
 
 from .conftest import write_config
 
@@ -46,7 +46,7 @@ def many(tmp_path: Path) -> Path:
     if os.geteuid() == 0 and shutil.which("setcap"):
         (odd / "capped").write_text("cap")
         subprocess.run(["setcap", "cap_net_raw+ep", str(odd / "capped")], check=True)
-    assert scan_module.PROCESS_THRESHOLD < 50 * 100
+    assert scan_processes.PROCESS_THRESHOLD < 50 * 100
     return tree
 
 
@@ -72,7 +72,7 @@ def test_a_worker_killed_by_sigbus_costs_nothing_but_time(
     not answered are hashed again in the scanning process, by reading."""
     reference, ref_state = _baseline(cli, tmp_path, signing_key, many, "thread")
     assert reference.code == 0, reference.err  # type: ignore[attr-defined]
-    real_hash = scan_module.hash_file
+    real_hash = chunk_work.hash_file
     marker = tmp_path / "worker-died"
     big = str(many / "d25" / "big")
 
@@ -83,7 +83,7 @@ def test_a_worker_killed_by_sigbus_costs_nothing_but_time(
             os.kill(os.getpid(), signal.SIGBUS)  # what touching a truncated mapping does
         return real_hash(path, size, algorithm, mapped=mapped)
 
-    monkeypatch.setattr(scan_module, "hash_file", truncated_under_mapping)
+    monkeypatch.setattr(chunk_work, "hash_file", truncated_under_mapping)
     result, state = _baseline(cli, tmp_path, signing_key, many, "process")
     assert result.code == 0, result.err  # type: ignore[attr-defined]
     assert marker.exists() and int(marker.read_text()) != os.getpid()  # a worker died, not us
@@ -96,13 +96,13 @@ def test_workers_write_exactly_what_one_process_writes(
     """Workers format lines straight from lstat; the single-process scan builds records first.
     Both must write the same bytes for every kind of entry."""
     started: list[int] = []
-    real_pool = scan_module._process_pool
+    real_pool = scan_processes.process_pool
 
     def spy(spec):  # type: ignore[no-untyped-def]
         started.append(spec.worker_count())
         return real_pool(spec)
 
-    monkeypatch.setattr(scan_module, "_process_pool", spy)
+    monkeypatch.setattr(scan_processes, "process_pool", spy)
     threads, thread_state = _baseline(cli, tmp_path, signing_key, many, "thread")
     assert threads.code == 0, threads.err  # type: ignore[attr-defined]
     assert started == []
@@ -123,7 +123,7 @@ def test_workers_write_exactly_what_one_process_writes(
 def test_files_vanishing_or_unreadable_in_a_worker_are_reported_not_lost(
     cli, tmp_path: Path, signing_key: Path, many: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_hash = scan_module.hash_file
+    real_hash = chunk_work.hash_file
     gone = str(many / "d10" / "f050")
     locked = str(many / "d40" / "f001")
 
@@ -137,15 +137,15 @@ def test_files_vanishing_or_unreadable_in_a_worker_are_reported_not_lost(
 
     reference, ref_state = _baseline(cli, tmp_path, signing_key, many, "thread")
     assert reference.code == 0, reference.err  # type: ignore[attr-defined]
-    monkeypatch.setattr(scan_module, "hash_file", flaky)
+    monkeypatch.setattr(chunk_work, "hash_file", flaky)
     started: list[int] = []
-    real_pool = scan_module._process_pool
+    real_pool = scan_processes.process_pool
 
     def spy(spec):  # type: ignore[no-untyped-def]
         started.append(spec.worker_count())
         return real_pool(spec)
 
-    monkeypatch.setattr(scan_module, "_process_pool", spy)
+    monkeypatch.setattr(scan_processes, "process_pool", spy)
     result, state = _baseline(cli, tmp_path, signing_key, many, "process")
     assert result.code == 0, result.err  # type: ignore[attr-defined]
     assert started == [2]
@@ -180,7 +180,7 @@ def test_no_worker_processes_here_means_threads(
     def no_processes(spec):  # type: ignore[no-untyped-def]
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(scan_module, "_process_pool", no_processes)
+    monkeypatch.setattr(scan_processes, "process_pool", no_processes)
     result, state = _baseline(cli, tmp_path, signing_key, many, "process")
     assert result.code == 0, result.err  # type: ignore[attr-defined]
     assert _records(state) == _records(ref_state)

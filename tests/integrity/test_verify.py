@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from garrison.config.loader import load_config
-from garrison.integrity import scan as scan_module
+from garrison.integrity import chunk_work, scan_processes, scan_threads
 from garrison.integrity.verify import verify_baseline
 
 from .conftest import write_config
@@ -204,7 +204,7 @@ def test_special_files_and_symlink_loops_are_recorded_not_followed(
 def test_vanishing_and_unreadable_files_mid_scan(
     cli, config_file: Path, signing_key: Path, tree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_hash = scan_module.hash_file
+    real_hash = chunk_work.hash_file
     gone = str(tree / "bin" / "tool")
     locked = str(tree / "bin" / "helper")
 
@@ -216,12 +216,12 @@ def test_vanishing_and_unreadable_files_mid_scan(
             raise PermissionError(13, "Permission denied")
         return real_hash(path, size, algorithm)
 
-    monkeypatch.setattr(scan_module, "hash_file", flaky)
+    monkeypatch.setattr(chunk_work, "hash_file", flaky)
     result = cli("baseline", "-c", str(config_file), "--sign-with", str(signing_key))
     assert result.code == 0, result.err
     assert "vanished during the scan" in result.err
     assert f"unreadable (recorded without a hash): {locked}: Permission denied" in result.err
-    monkeypatch.setattr(scan_module, "hash_file", real_hash)
+    monkeypatch.setattr(chunk_work, "hash_file", real_hash)
     changes = _changes(cli, config_file, "--full")
     assert ("unreadable", locked) in changes
     assert not any(path == gone for _kind, path in changes)
@@ -238,7 +238,7 @@ def test_interrupted_baseline_keeps_the_previous_one(
     def boom(path: str, size: int, algorithm: str, mapped: bool = False) -> str:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(scan_module, "hash_file", boom)
+    monkeypatch.setattr(chunk_work, "hash_file", boom)
     result = cli("baseline", "-c", str(config_file), "--sign-with", str(signing_key))
     assert result.code == 130
     assert (state / "baseline.gz").read_bytes() == before
@@ -323,13 +323,13 @@ def test_process_and_thread_modes_write_the_same_records(
     import gzip
 
     started: list[int] = []
-    real_pool = scan_module._process_pool
+    real_pool = scan_processes.process_pool
 
     def spy(spec):  # type: ignore[no-untyped-def]
         started.append(spec.worker_count())
         return real_pool(spec)
 
-    monkeypatch.setattr(scan_module, "_process_pool", spy)
+    monkeypatch.setattr(scan_processes, "process_pool", spy)
 
     tree = tmp_path / "many"
     for d in range(50):
@@ -392,16 +392,16 @@ def test_cold_cache_mode_hands_chunks_to_helpers_and_records_the_same(
     _baseline(cli, config, signing_key)
     warm = body()
     handed: list[int] = []
-    real_submit = scan_module.ThreadPoolExecutor.submit
+    real_submit = scan_threads.ThreadPoolExecutor.submit
 
     def counting_submit(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if fn is scan_module._complete_chunk:
+        if fn is scan_threads.complete_chunk:
             handed.append(len(args[0]))
         return real_submit(self, fn, *args, **kwargs)
 
     disk = itertools.count()
-    monkeypatch.setattr(scan_module, "_blocks_read", lambda: next(disk))  # every read "cold"
-    monkeypatch.setattr(scan_module.ThreadPoolExecutor, "submit", counting_submit)
+    monkeypatch.setattr(scan_threads, "blocks_read", lambda: next(disk))  # every read "cold"
+    monkeypatch.setattr(scan_threads.ThreadPoolExecutor, "submit", counting_submit)
     _baseline(cli, config, signing_key)
     assert sum(handed) > 1000  # most of the 2021 entries went to helpers
     assert body() == warm

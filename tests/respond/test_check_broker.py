@@ -17,29 +17,67 @@ from garrison.host.facts import Facts
 from garrison.host.host import Host
 from garrison.model import Status
 
-SECRETS = {"by_w": "BYW:bybit-withdraw-CANARY", "by_ok": "BYOK:bybit-trade-only-CANARY",
-           "dr": "DRC:deribit-CANARY-secret", "bn": "BNK:binance-CANARY-secret",
-           "down": "DOWN:down-CANARY-secret"}
+SECRETS = {
+    "by_w": "BYW:bybit-withdraw-CANARY",
+    "by_ok": "BYOK:bybit-trade-only-CANARY",
+    "dr": "DRC:deribit-CANARY-secret",
+    "bn": "BNK:binance-CANARY-secret",
+    "down": "DOWN:down-CANARY-secret",
+}
 
 
 def test_flags_withdraw_capable_keys_per_exchange(
     make_config: Callable[..., Config], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("garrison.respond.secret_access.store_reader",
-                        lambda _c: secrets_from(SECRETS))
-    keys = {"BYW": BybitKey("bybit-withdraw-CANARY"),
-            "BYOK": BybitKey("bybit-trade-only-CANARY", wallet=["AccountTransfer"])}
-    with FakeBybit(keys) as bybit, FakeDeribit({"DRC": DeribitKey(1, "deribit-CANARY-secret")}) \
-            as deribit, FakeBinance("BNK", "binance-CANARY-secret", withdrawals=False) as binance:
-        config = make_config(respond={"accounts": [
-            {"name": "by-withdraw", "exchange": "bybit", "credential": "by_w", "base_url": bybit.url},
-            {"name": "by-trade", "exchange": "bybit", "credential": "by_ok", "base_url": bybit.url},
-            {"name": "deribit", "exchange": "deribit", "credential": "dr", "base_url": deribit.url},
-            {"name": "binance", "exchange": "binance", "credential": "bn", "base_url": binance.url},
-            {"name": "okx", "exchange": "okx", "credential": "bn"},
-            {"name": "down", "exchange": "bybit", "credential": "down",
-             "base_url": f"http://127.0.0.1:{free_port()}"},
-        ]})
+    monkeypatch.setattr(
+        "garrison.respond.secret_access.store_reader", lambda _c: secrets_from(SECRETS)
+    )
+    keys = {
+        "BYW": BybitKey("bybit-withdraw-CANARY"),
+        "BYOK": BybitKey("bybit-trade-only-CANARY", wallet=["AccountTransfer"]),
+    }
+    with (
+        FakeBybit(keys) as bybit,
+        FakeDeribit({"DRC": DeribitKey(1, "deribit-CANARY-secret")}) as deribit,
+        FakeBinance("BNK", "binance-CANARY-secret", withdrawals=False) as binance,
+    ):
+        config = make_config(
+            respond={
+                "accounts": [
+                    {
+                        "name": "by-withdraw",
+                        "exchange": "bybit",
+                        "credential": "by_w",
+                        "base_url": bybit.url,
+                    },
+                    {
+                        "name": "by-trade",
+                        "exchange": "bybit",
+                        "credential": "by_ok",
+                        "base_url": bybit.url,
+                    },
+                    {
+                        "name": "deribit",
+                        "exchange": "deribit",
+                        "credential": "dr",
+                        "base_url": deribit.url,
+                    },
+                    {
+                        "name": "binance",
+                        "exchange": "binance",
+                        "credential": "bn",
+                        "base_url": binance.url,
+                    },
+                    {"name": "okx", "exchange": "okx", "credential": "bn"},
+                    {
+                        "name": "down",
+                        "exchange": "bybit",
+                        "credential": "down",
+                        "base_url": f"http://127.0.0.1:{free_port()}",
+                    },
+                ]
+            }
+        )
         findings = {f.subject: f for f in NoWithdrawCapableKey().run(Facts(Host("/"), config))}
     assert findings["by-withdraw"].status == Status.FAIL
     assert "Withdraw" in findings["by-withdraw"].evidence[0].observed

@@ -105,7 +105,10 @@ def test_changed_artefact_detected(sealed: tuple[Path, str]) -> None:
     (evidence / "a1.txt").write_text("tampered\n")
     (evidence / "a3.txt").unlink()
     problems = verify_custody(evidence, key).problems
-    assert {p.detail.split(":")[0] for p in problems if p.kind == "artefact"} == {"a1.txt", "a3.txt"}
+    assert {p.detail.split(":")[0] for p in problems if p.kind == "artefact"} == {
+        "a1.txt",
+        "a3.txt",
+    }
 
 
 def test_other_key_detected(sealed: tuple[Path, str], tmp_path: Path) -> None:
@@ -118,7 +121,9 @@ def test_other_key_detected(sealed: tuple[Path, str], tmp_path: Path) -> None:
 
 @needs_root
 def test_evidence_of_a_frozen_process_is_hashed_and_secret_free(
-    counter: Callable[[], Counter], cgroup_parent: str, make_config: Callable[..., Config],
+    counter: Callable[[], Counter],
+    cgroup_parent: str,
+    make_config: Callable[..., Config],
     tmp_path: Path,
 ) -> None:
     c = counter()
@@ -127,9 +132,14 @@ def test_evidence_of_a_frozen_process_is_hashed_and_secret_free(
     (tmp_path / "data" / "bot.conf").write_text("x=1\n")
     config = make_config(
         strategies=[{"name": "bot", "match": c.marker}],
-        respond={"cgroup_parent": cgroup_parent,
-                 "evidence": {"paths": [str(tmp_path / "data")], "memory_limit_mb": 64,
-                              "commands": [["echo", f"api_key={canary}"]]}},
+        respond={
+            "cgroup_parent": cgroup_parent,
+            "evidence": {
+                "paths": [str(tmp_path / "data")],
+                "memory_limit_mb": 64,
+                "commands": [["echo", f"api_key={canary}"]],
+            },
+        },
     )
     ctx = ResponseContext(config, secrets_from({}), incident_id="inc-test")
     evidence = tmp_path / "evidence"
@@ -137,7 +147,8 @@ def test_evidence_of_a_frozen_process_is_hashed_and_secret_free(
     by_step = {r.step: r for r in records}
     assert by_step["evidence.volatile"].status == ActionStatus.DONE
     assert {"processes.json", "sockets.json", "nft-ruleset.txt", "modules.txt"} <= set(
-        by_step["evidence.volatile"].data["sha256"])
+        by_step["evidence.volatile"].data["sha256"]
+    )
     memory = by_step["evidence.memory"]
     assert memory.status == ActionStatus.DONE and memory.data[str(c.proc.pid)]["bytes"] > 0
     assert by_step["evidence.disk"].data["kind"] == "archive"

@@ -29,8 +29,9 @@ def _ctx(config: Config) -> ResponseContext:
 @pytest.mark.parametrize(
     "hierarchy",
     [
-        pytest.param("v1", marks=pytest.mark.skipif(HIERARCHIES.v1_freezer is None,
-                                                     reason="no v1 freezer")),
+        pytest.param(
+            "v1", marks=pytest.mark.skipif(HIERARCHIES.v1_freezer is None, reason="no v1 freezer")
+        ),
         pytest.param("v2", marks=pytest.mark.skipif(HIERARCHIES.v2 is None, reason="no cgroup2")),
     ],
 )
@@ -42,8 +43,13 @@ def test_frozen_process_does_not_advance_until_thawed(
 ) -> None:
     c = counter()
     config = make_config(
-        strategies=[{"name": "bot", "match": c.marker,
-                     "freeze": {"method": "cgroup", "hierarchy": hierarchy}}],
+        strategies=[
+            {
+                "name": "bot",
+                "match": c.marker,
+                "freeze": {"method": "cgroup", "hierarchy": hierarchy},
+            }
+        ],
         respond={"cgroup_parent": cgroup_parent},
     )
     ctx = _ctx(config)
@@ -102,8 +108,9 @@ def test_signal_method_stops_and_continues(
     counter: Callable[[], Counter], make_config: Callable[..., Any]
 ) -> None:
     c = counter()
-    config = make_config(strategies=[{"name": "bot", "match": c.marker,
-                                      "freeze": {"method": "signal"}}])
+    config = make_config(
+        strategies=[{"name": "bot", "match": c.marker, "freeze": {"method": "signal"}}]
+    )
     records = freeze_all(_ctx(config), list(config.strategies), "test")
     assert records[-1].status == ActionStatus.DONE and c.proc.pid in records[-1].data["pids"]
     frozen_at = c.value()
@@ -117,8 +124,10 @@ def test_signal_method_stops_and_continues(
 def test_strategy_without_selector_fails_and_creates_no_cgroup(
     cgroup_parent: str, make_config: Callable[..., Config]
 ) -> None:
-    config = make_config(strategies=[{"name": "bot", "code_dir": "/opt/trading/bot"}],
-                         respond={"cgroup_parent": cgroup_parent})
+    config = make_config(
+        strategies=[{"name": "bot", "code_dir": "/opt/trading/bot"}],
+        respond={"cgroup_parent": cgroup_parent},
+    )
     records = freeze_all(_ctx(config), list(config.strategies), "test")
     assert records[-1].status == ActionStatus.FAILED
     assert "set match, user or unit" in records[-1].detail

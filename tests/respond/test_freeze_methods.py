@@ -35,9 +35,20 @@ def test_freqtrade_stopentry_forceexit_stop_then_thaw(
     legacy: bool, make_config: Callable[..., Config]
 ) -> None:
     with FakeFreqtrade("garrison", FT_PASSWORD, legacy=legacy) as ft:
-        config = make_config(strategies=[{"name": "ft", "freeze": {
-            "method": "freqtrade_api", "url": ft.url, "username": "garrison",
-            "password_secret": "ft_pw", "forceexit": True}}])
+        config = make_config(
+            strategies=[
+                {
+                    "name": "ft",
+                    "freeze": {
+                        "method": "freqtrade_api",
+                        "url": ft.url,
+                        "username": "garrison",
+                        "password_secret": "ft_pw",
+                        "forceexit": True,
+                    },
+                }
+            ]
+        )
         ctx = ResponseContext(config, secrets_from({"ft_pw": FT_PASSWORD}))
         record = _strategy_record(freeze_all(ctx, list(config.strategies), "t"), "ft")
         assert record.status == ActionStatus.DONE, record.detail
@@ -53,13 +64,28 @@ def test_freqtrade_stopentry_forceexit_stop_then_thaw(
 
 def test_freqtrade_wrong_password_and_api_down(make_config: Callable[..., Config]) -> None:
     with FakeFreqtrade("garrison", FT_PASSWORD) as ft:
-        config = make_config(strategies=[
-            {"name": "wrong", "freeze": {"method": "freqtrade_api", "url": ft.url,
-                                         "username": "garrison", "password_secret": "bad"}},
-            {"name": "down", "freeze": {"method": "freqtrade_api",
-                                        "url": f"http://127.0.0.1:{free_port()}",
-                                        "username": "garrison", "password_secret": "bad"}},
-        ])
+        config = make_config(
+            strategies=[
+                {
+                    "name": "wrong",
+                    "freeze": {
+                        "method": "freqtrade_api",
+                        "url": ft.url,
+                        "username": "garrison",
+                        "password_secret": "bad",
+                    },
+                },
+                {
+                    "name": "down",
+                    "freeze": {
+                        "method": "freqtrade_api",
+                        "url": f"http://127.0.0.1:{free_port()}",
+                        "username": "garrison",
+                        "password_secret": "bad",
+                    },
+                },
+            ]
+        )
         ctx = ResponseContext(config, secrets_from({"bad": "not-the-password"}))
         records = freeze_all(ctx, list(config.strategies), "t")
         assert ft.state == "running"
@@ -76,8 +102,9 @@ def mosquitto(tmp_path: Path) -> Iterator[int]:
     port = free_port()
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         for _ in range(200):
             with socket.socket() as sock:
@@ -90,8 +117,9 @@ def mosquitto(tmp_path: Path) -> Iterator[int]:
         proc.wait(timeout=10)
 
 
-def _fake_hummingbot(port: int, instance: str, got: list[dict[str, object]],
-                     ready: threading.Event) -> None:
+def _fake_hummingbot(
+    port: int, instance: str, got: list[dict[str, object]], ready: threading.Event
+) -> None:
     """A bot stand-in speaking the commlib RPC shape of Hummingbot's MQTT bridge."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
@@ -118,8 +146,18 @@ def test_hummingbot_stop_and_start_over_mqtt(
     ready = threading.Event()
     _fake_hummingbot(mosquitto, "hb1", got, ready)
     assert ready.wait(10)
-    config = make_config(strategies=[{"name": "hb", "freeze": {
-        "method": "hummingbot_mqtt", "mqtt_port": mosquitto, "instance_id": "hb1"}}])
+    config = make_config(
+        strategies=[
+            {
+                "name": "hb",
+                "freeze": {
+                    "method": "hummingbot_mqtt",
+                    "mqtt_port": mosquitto,
+                    "instance_id": "hb1",
+                },
+            }
+        ]
+    )
     ctx = ResponseContext(config, secrets_from({}))
     frozen = _strategy_record(freeze_all(ctx, list(config.strategies), "t"), "hb")
     thawed = _strategy_record(thaw_all(ctx, list(config.strategies), release=True), "hb")
@@ -134,11 +172,15 @@ def test_hummingbot_stop_and_start_over_mqtt(
 def test_hummingbot_no_reply_and_broker_down(
     mosquitto: int, make_config: Callable[..., Config]
 ) -> None:
-    config = make_config(strategies=[
-        {"name": "silent", "freeze": {"method": "hummingbot_mqtt", "mqtt_port": mosquitto,
-                                      "timeout_s": 0.5}},
-        {"name": "nobroker", "freeze": {"method": "hummingbot_mqtt", "mqtt_port": free_port()}},
-    ])
+    config = make_config(
+        strategies=[
+            {
+                "name": "silent",
+                "freeze": {"method": "hummingbot_mqtt", "mqtt_port": mosquitto, "timeout_s": 0.5},
+            },
+            {"name": "nobroker", "freeze": {"method": "hummingbot_mqtt", "mqtt_port": free_port()}},
+        ]
+    )
     records = freeze_all(ResponseContext(config, secrets_from({})), list(config.strategies), "t")
     assert "no reply to stop" in _strategy_record(records, "silent").detail
     assert "refused" in _strategy_record(records, "nobroker").detail.lower()
@@ -147,9 +189,11 @@ def test_hummingbot_no_reply_and_broker_down(
 # -- docker / podman / systemctl through stand-ins on PATH ------------------------------------------
 def _stand_in(bin_dir: Path, name: str, log: Path, exit_code: int = 0) -> None:
     script = bin_dir / name
-    script.write_text(f"#!/bin/sh\necho \"{name} $*\" >> {log}\n"
-                      f"[ {exit_code} -ne 0 ] && echo 'Error: No such container: x' >&2\n"
-                      f"exit {exit_code}\n")
+    script.write_text(
+        f'#!/bin/sh\necho "{name} $*" >> {log}\n'
+        f"[ {exit_code} -ne 0 ] && echo 'Error: No such container: x' >&2\n"
+        f"exit {exit_code}\n"
+    )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
 
 
@@ -163,17 +207,24 @@ def test_container_and_systemd_methods_call_their_cli(
     _stand_in(bin_dir, "systemctl", log)
     _stand_in(bin_dir, "docker", log, exit_code=1)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    config = make_config(strategies=[
-        {"name": "pod", "freeze": {"method": "podman", "container": "bot-pod"}},
-        {"name": "svc", "unit": "mybot.service", "freeze": {"method": "systemd"}},
-        {"name": "dock", "freeze": {"method": "docker", "container": "x"}},
-    ])
+    config = make_config(
+        strategies=[
+            {"name": "pod", "freeze": {"method": "podman", "container": "bot-pod"}},
+            {"name": "svc", "unit": "mybot.service", "freeze": {"method": "systemd"}},
+            {"name": "dock", "freeze": {"method": "docker", "container": "x"}},
+        ]
+    )
     ctx = ResponseContext(config, secrets_from({}))
     records = freeze_all(ctx, list(config.strategies), "t")
     thaw_all(ctx, [s for s in config.strategies if s.name != "dock"], release=True)
     calls = set(log.read_text().splitlines())
-    assert {"podman pause bot-pod", "systemctl stop mybot.service", "docker pause x",
-            "podman unpause bot-pod", "systemctl start mybot.service"} <= calls
+    assert {
+        "podman pause bot-pod",
+        "systemctl stop mybot.service",
+        "docker pause x",
+        "podman unpause bot-pod",
+        "systemctl start mybot.service",
+    } <= calls
     assert _strategy_record(records, "pod").status == ActionStatus.DONE
     dock = _strategy_record(records, "dock")
     assert dock.status == ActionStatus.FAILED and "No such container" in dock.detail
@@ -183,8 +234,10 @@ def test_missing_container_cli_is_failed(
     tmp_path: Path, make_config: Callable[..., Config], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    config = make_config(strategies=[{"name": "p", "freeze": {"method": "podman",
-                                                              "container": "c"}}])
-    record = _strategy_record(freeze_all(ResponseContext(config, secrets_from({})),
-                                         list(config.strategies), "t"), "p")
+    config = make_config(
+        strategies=[{"name": "p", "freeze": {"method": "podman", "container": "c"}}]
+    )
+    record = _strategy_record(
+        freeze_all(ResponseContext(config, secrets_from({})), list(config.strategies), "t"), "p"
+    )
     assert record.status == ActionStatus.FAILED and "podman CLI not found" in record.detail

@@ -42,14 +42,21 @@ def _secret_values() -> list[str]:
 
 
 @pytest.fixture
-def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, counter: Callable[[], Counter],
-        cgroup_parent: str) -> Iterator[dict[str, Any]]:
+def lab(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    counter: Callable[[], Counter],
+    cgroup_parent: str,
+) -> Iterator[dict[str, Any]]:
     bot = counter()
     with ExitStack() as stack:
         bybit_key = BybitKey(CANARIES["bybit"].split(":")[1])
         bybit = stack.enter_context(FakeBybit({"SUBKEY0001": bybit_key}))
-        deribit_key = DeribitKey(3, CANARIES["deribit"].split(":")[1],
-                                 max_scope="account:read trade:read_write wallet:read")
+        deribit_key = DeribitKey(
+            3,
+            CANARIES["deribit"].split(":")[1],
+            max_scope="account:read trade:read_write wallet:read",
+        )
         deribit = stack.enter_context(FakeDeribit({"DRCLIENT": deribit_key}))
         binance = stack.enter_context(FakeBinance("BNKEY", CANARIES["binance"].split(":")[1]))
         ft = stack.enter_context(FakeFreqtrade("garrison", CANARIES["ft_pw"]))
@@ -119,8 +126,16 @@ memory_limit_mb = 64
 [respond.rebuild]
 command = ["sh", "-c", "echo rebuilt"]
 """)
-        yield {"config": str(config), "bot": bot, "bybit": bybit_key, "deribit": deribit_key,
-               "binance": binance, "ft": ft, "chat": chat, "state": tmp_path / "state"}
+        yield {
+            "config": str(config),
+            "bot": bot,
+            "bybit": bybit_key,
+            "deribit": deribit_key,
+            "binance": binance,
+            "ft": ft,
+            "chat": chat,
+            "state": tmp_path / "state",
+        }
 
 
 def _records(out: str) -> tuple[str, dict[tuple[str, str], dict[str, Any]]]:
@@ -133,9 +148,21 @@ def _records(out: str) -> tuple[str, dict[tuple[str, str], dict[str, Any]]]:
 
 @needs_root
 def test_full_incident_from_the_cli(cli: Callable[..., Any], lab: dict[str, Any]) -> None:
-    result = cli("-c", lab["config"], "respond", "--rule", "guard.fim.usr_bin",
-                 "--summary", "write below /usr/bin", "--severity", "critical",
-                 "-f", "json", "--wait-notify", "30")
+    result = cli(
+        "-c",
+        lab["config"],
+        "respond",
+        "--rule",
+        "guard.fim.usr_bin",
+        "--summary",
+        "write below /usr/bin",
+        "--severity",
+        "critical",
+        "-f",
+        "json",
+        "--wait-notify",
+        "30",
+    )
     assert result.code == 2, result.err  # some steps failed on purpose
     incident, recs = _records(result.out)
 
@@ -177,9 +204,14 @@ def test_full_incident_from_the_cli(cli: Callable[..., Any], lab: dict[str, Any]
     assert lab["chat"].slack
     # canaries appear nowhere
     incident_dir = lab["state"] / "incidents" / incident
-    texts = [result.out, result.err, (incident_dir / "records.jsonl").read_text(),
-             (incident_dir / "evidence" / "custody.jsonl").read_text(),
-             json.dumps(lab["chat"].slack), json.dumps(lab["chat"].telegram)]
+    texts = [
+        result.out,
+        result.err,
+        (incident_dir / "records.jsonl").read_text(),
+        (incident_dir / "evidence" / "custody.jsonl").read_text(),
+        json.dumps(lab["chat"].slack),
+        json.dumps(lab["chat"].telegram),
+    ]
     for secret in _secret_values():
         for text in texts:
             assert secret not in text
@@ -195,8 +227,16 @@ def test_full_incident_from_the_cli(cli: Callable[..., Any], lab: dict[str, Any]
     # a human does the manual step and says so
     shown = cli("-c", lab["config"], "respond", "show", incident, "-f", "json")
     assert "broker.lock:binance-spot" in json.loads(shown.out)["open"]
-    acked = cli("-c", lab["config"], "respond", "ack", incident, "broker.lock:binance-spot",
-                "--note", "key deleted in the dashboard")
+    acked = cli(
+        "-c",
+        lab["config"],
+        "respond",
+        "ack",
+        incident,
+        "broker.lock:binance-spot",
+        "--note",
+        "key deleted in the dashboard",
+    )
     assert acked.code == 0
     shown = cli("-c", lab["config"], "respond", "show", incident, "-f", "json")
     assert "broker.lock:binance-spot" not in json.loads(shown.out)["open"]
@@ -229,16 +269,25 @@ urls = ["tgram://123:SECRETtoken/1"]
     assert result.code == 0, result.err
     steps = [(r["step"], r["target"], r["status"]) for r in json.loads(result.out)["records"]]
     assert ("freeze", "ft", "dry-run") in steps and ("broker.lock", "okx-main", "dry-run") in steps
-    assert {s for s, _, _ in steps} >= {"kill_switch", "freeze", "broker.cancel", "broker.lock",
-                                        "evidence.volatile", "notify", "rebuild"}
+    assert {s for s, _, _ in steps} >= {
+        "kill_switch",
+        "freeze",
+        "broker.cancel",
+        "broker.lock",
+        "evidence.volatile",
+        "notify",
+        "rebuild",
+    }
     assert "SECRETtoken" not in result.out
     assert not (tmp_path / "state").exists() and not (tmp_path / "run").exists()
 
 
 def test_bad_inputs_are_one_line_errors(cli: Callable[..., Any], tmp_path: Path) -> None:
     config = tmp_path / "g.toml"
-    config.write_text(f'[paths]\nstate_dir = "{tmp_path}/s"\nrun_dir = "{tmp_path}/r"\n'
-                      '[[strategies]]\nname = "a"\nmatch = "x"\n')
+    config.write_text(
+        f'[paths]\nstate_dir = "{tmp_path}/s"\nrun_dir = "{tmp_path}/r"\n'
+        '[[strategies]]\nname = "a"\nmatch = "x"\n'
+    )
     nothing = cli("-c", str(config), "respond")
     assert nothing.code == 64 and "--rule" in nothing.err
     (tmp_path / "alert.json").write_text("{not json")

@@ -18,17 +18,22 @@ SLACK = "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7CANARY/#ops"
 TELEGRAM = "tgram://123456789:AAECANARYtoken_x/424242"
 
 
-def _notifier(tmp_path: Path, urls: list[str], records: list[ActionRecord], **cfg: object) -> Notifier:
+def _notifier(
+    tmp_path: Path, urls: list[str], records: list[ActionRecord], **cfg: object
+) -> Notifier:
     config = NotifyConfig(urls=urls, backoff_s=0.01, timeout_s=2, **cfg)  # type: ignore[arg-type]
     return Notifier(config, tmp_path, records.append)
 
 
-def test_slack_and_telegram_payloads_delivered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_slack_and_telegram_payloads_delivered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     records: list[ActionRecord] = []
     with FakeChat() as chat:
         point_apprise_at(monkeypatch, chat.url)
-        notifier = _notifier(tmp_path, [SLACK, TELEGRAM, f"json://127.0.0.1:{chat.port}/hook"],
-                             records)
+        notifier = _notifier(
+            tmp_path, [SLACK, TELEGRAM, f"json://127.0.0.1:{chat.port}/hook"], records
+        )
         queued = notifier.submit(Message("inc1", "garrison: CRITICAL", "Frozen: ft\nNEEDS A HUMAN"))
         assert queued.status == ActionStatus.DONE
         assert notifier.flush(20)
@@ -65,8 +70,9 @@ def test_webhook_down_is_failed_and_submit_never_blocks(tmp_path: Path) -> None:
 def test_dedup_and_rate_limit(tmp_path: Path) -> None:
     records: list[ActionRecord] = []
     with FakeChat() as chat:
-        notifier = _notifier(tmp_path, [f"json://127.0.0.1:{chat.port}/hook"], records,
-                             max_per_hour=2)
+        notifier = _notifier(
+            tmp_path, [f"json://127.0.0.1:{chat.port}/hook"], records, max_per_hour=2
+        )
         first = notifier.submit(Message("i1", "t", "b", dedup_key="rule-a"))
         dup = notifier.submit(Message("i2", "t", "b", dedup_key="rule-a"))
         second = notifier.submit(Message("i3", "t", "b", dedup_key="rule-b"))

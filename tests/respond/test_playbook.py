@@ -47,7 +47,11 @@ def black_hole() -> Iterator[int]:
 
 def test_phases_group_adjacent_freeze_and_broker() -> None:
     assert phases(["freeze", "broker", "evidence", "notify", "rebuild"]) == [
-        ["freeze", "broker"], ["evidence"], ["notify"], ["rebuild"]]
+        ["freeze", "broker"],
+        ["evidence"],
+        ["notify"],
+        ["rebuild"],
+    ]
     assert phases(["broker", "evidence", "freeze"]) == [["broker"], ["evidence"], ["freeze"]]
 
 
@@ -57,21 +61,38 @@ def test_hung_step_times_out_and_the_rest_runs(
     key = BybitKey("pb-bybit-secret-CANARY")
     with FakeBybit({"PBKEY": key}) as bybit:
         config = make_config(
-            strategies=[{"name": "ft", "freeze": {
-                "method": "freqtrade_api", "url": f"http://127.0.0.1:{black_hole}",
-                "username": "u", "password_secret": "pw", "timeout_s": 30}}],
+            strategies=[
+                {
+                    "name": "ft",
+                    "freeze": {
+                        "method": "freqtrade_api",
+                        "url": f"http://127.0.0.1:{black_hole}",
+                        "username": "u",
+                        "password_secret": "pw",
+                        "timeout_s": 30,
+                    },
+                }
+            ],
             respond={
                 "steps": ["freeze", "broker", "notify", "rebuild"],
                 "timeouts": {"freeze": 0.5},
-                "accounts": [{"name": "by", "exchange": "bybit", "credential": "by",
-                              "base_url": bybit.url}],
-                "notify": {"urls": [f"json://127.0.0.1:{black_hole}/hook"], "retries": 0,
-                           "timeout_s": 1},
+                "accounts": [
+                    {"name": "by", "exchange": "bybit", "credential": "by", "base_url": bybit.url}
+                ],
+                "notify": {
+                    "urls": [f"json://127.0.0.1:{black_hole}/hook"],
+                    "retries": 0,
+                    "timeout_s": 1,
+                },
                 "rebuild": {"command": ["sh", "-c", "echo rebuilt"]},
-            })
+            },
+        )
         alert = manual_alert("test.rule", "hung freqtrade API")
-        records = run_playbook(alert, config,
-                               secrets=secrets_from({"pw": "x" * 8, "by": "PBKEY:pb-bybit-secret-CANARY"}))
+        records = run_playbook(
+            alert,
+            config,
+            secrets=secrets_from({"pw": "x" * 8, "by": "PBKEY:pb-bybit-secret-CANARY"}),
+        )
     by_step = {(r.step, r.target): r for r in records}
     assert by_step[("kill_switch", "engage")].status == ActionStatus.DONE
     assert killswitch.engaged(config) is not None
@@ -86,14 +107,17 @@ def test_hung_step_times_out_and_the_rest_runs(
     assert not any(r.step == "notify" for r in records)
     incident = Incident.latest(config.paths.state_dir)
     assert incident is not None
-    assert {r.step for r in incident.records()} >= {"kill_switch", "freeze", "broker.lock",
-                                                     "rebuild"}
+    assert {r.step for r in incident.records()} >= {
+        "kill_switch",
+        "freeze",
+        "broker.lock",
+        "rebuild",
+    }
 
 
 def test_dry_run_writes_nothing(make_config: Callable[..., Config]) -> None:
     config = make_config(strategies=[{"name": "a", "match": "x"}])
-    records = run_playbook(manual_alert("r", "s"), config, dry_run=True,
-                           secrets=secrets_from({}))
+    records = run_playbook(manual_alert("r", "s"), config, dry_run=True, secrets=secrets_from({}))
     assert records and {r.status for r in records} == {ActionStatus.DRY_RUN}
     assert Incident.latest(config.paths.state_dir) is None
     assert killswitch.engaged(config) is None

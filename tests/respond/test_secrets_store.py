@@ -26,12 +26,23 @@ def test_bybit_lock_with_keys_from_the_age_store(
     with FakeBybit({"AGEKEY01": key}) as server:
         config = make_config(
             secrets={"age": {"identity_file": str(identity)}},
-            respond={"accounts": [{"name": "by", "exchange": "bybit", "credential": "by_key",
-                                   "base_url": server.url, "cancel_orders": False}]},
+            respond={
+                "accounts": [
+                    {
+                        "name": "by",
+                        "exchange": "bybit",
+                        "credential": "by_key",
+                        "base_url": server.url,
+                        "cancel_orders": False,
+                    }
+                ]
+            },
         )
         toml = tmp_path / "g.toml"
-        toml.write_text(f'[paths]\nstate_dir = "{config.paths.state_dir}"\n'
-                        f'[secrets.age]\nidentity_file = "{identity}"\n')
+        toml.write_text(
+            f'[paths]\nstate_dir = "{config.paths.state_dir}"\n'
+            f'[secrets.age]\nidentity_file = "{identity}"\n'
+        )
         assert cli("-c", str(toml), "secrets", "init", "--identity-file", str(identity)).code == 0
         open_store(config).put("by_key", b"AGEKEY01:age-stored-CANARY-secret")
         records = broker_all(ResponseContext(config, store_reader(config)))
@@ -40,12 +51,22 @@ def test_bybit_lock_with_keys_from_the_age_store(
     assert "CANARY" not in repr(records)
 
 
-def test_missing_secret_fails_the_step_naming_it(make_config: Callable[..., Config],
-                                                 tmp_path: Path) -> None:
+def test_missing_secret_fails_the_step_naming_it(
+    make_config: Callable[..., Config], tmp_path: Path
+) -> None:
     config = make_config(
         secrets={"age": {"identity_file": str(tmp_path / "none.key")}},
-        respond={"accounts": [{"name": "by", "exchange": "bybit", "credential": "absent",
-                               "base_url": "http://127.0.0.1:9", "cancel_orders": False}]},
+        respond={
+            "accounts": [
+                {
+                    "name": "by",
+                    "exchange": "bybit",
+                    "credential": "absent",
+                    "base_url": "http://127.0.0.1:9",
+                    "cancel_orders": False,
+                }
+            ]
+        },
     )
     records = broker_all(ResponseContext(config, store_reader(config)))
     assert records[0].status == ActionStatus.FAILED and "absent" in records[0].detail

@@ -23,8 +23,11 @@ def tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "argv.log"
-    for name, out in (("lvcreate", "Logical volume created."), ("btrfs", "Create snapshot"),
-                      ("cloud-snapshot", "snapshot snap-0abc123 pending")):
+    for name, out in (
+        ("lvcreate", "Logical volume created."),
+        ("btrfs", "Create snapshot"),
+        ("cloud-snapshot", "snapshot snap-0abc123 pending"),
+    ):
         script = bin_dir / name
         script.write_text(f'#!/bin/sh\necho "{name} $*" >> {log}\necho "{out}"\n')
         script.chmod(script.stat().st_mode | stat.S_IXUSR)
@@ -36,14 +39,22 @@ def tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_volume_snapshot_and_provider_command(
     mode: str, tools: Path, make_config: Callable[..., Config], tmp_path: Path
 ) -> None:
-    config = make_config(respond={"evidence": {
-        "volatile": False, "memory": False, "snapshot": "auto",
-        "lvm_volume": "vg0/root" if mode == "lvm" else None,
-        "btrfs_subvolume": "/srv/bots" if mode == "btrfs" else None,
-        "provider_command": ["cloud-snapshot", "--volume", "vol-1"]}})
+    config = make_config(
+        respond={
+            "evidence": {
+                "volatile": False,
+                "memory": False,
+                "snapshot": "auto",
+                "lvm_volume": "vg0/root" if mode == "lvm" else None,
+                "btrfs_subvolume": "/srv/bots" if mode == "btrfs" else None,
+                "provider_command": ["cloud-snapshot", "--volume", "vol-1"],
+            }
+        }
+    )
     evidence = tmp_path / "ev"
-    records = collect_evidence(ResponseContext(config, secrets_from({}), incident_id="i"),
-                               evidence, {})
+    records = collect_evidence(
+        ResponseContext(config, secrets_from({}), incident_id="i"), evidence, {}
+    )
     by_step = {r.step: r for r in records}
     disk, provider = by_step["evidence.disk"], by_step["evidence.provider"]
     assert disk.status == ActionStatus.DONE and provider.status == ActionStatus.DONE
@@ -60,8 +71,9 @@ def test_volume_snapshot_and_provider_command(
     assert verify_custody(evidence, trusted_public_key(config.paths.state_dir)).intact
 
 
-def test_no_disk_evidence_configured_is_skipped(make_config: Callable[..., Config],
-                                                tmp_path: Path) -> None:
+def test_no_disk_evidence_configured_is_skipped(
+    make_config: Callable[..., Config], tmp_path: Path
+) -> None:
     config = make_config(respond={"evidence": {"volatile": False, "memory": False}})
     records = collect_evidence(ResponseContext(config, secrets_from({})), tmp_path / "ev", {})
     assert [(r.step, r.status) for r in records] == [("evidence.disk", ActionStatus.SKIPPED)]

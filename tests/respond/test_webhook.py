@@ -15,19 +15,31 @@ from garrison.respond.webhook import SIGNATURE_HEADER, AlertIntake, signature
 
 FALCO = {
     "output": "16:31:56.746609046: Error File below a known binary directory opened for writing "
-              "(user=root command=touch /usr/bin/evil file=/usr/bin/evil)",
-    "priority": "Error", "rule": "Write below binary dir",
+    "(user=root command=touch /usr/bin/evil file=/usr/bin/evil)",
+    "priority": "Error",
+    "rule": "Write below binary dir",
     "time": "2026-11-24T16:31:56.746609046Z",
-    "output_fields": {"fd.name": "/usr/bin/evil", "proc.pid": 4242, "proc.name": "touch",
-                      "user.name": "root"},
-    "tags": ["filesystem", "mitre_persistence", "T1543"], "hostname": "vps1",
+    "output_fields": {
+        "fd.name": "/usr/bin/evil",
+        "proc.pid": 4242,
+        "proc.name": "touch",
+        "user.name": "root",
+    },
+    "tags": ["filesystem", "mitre_persistence", "T1543"],
+    "hostname": "vps1",
 }
 WAZUH = {
     "timestamp": "2026-11-24T16:31:57.123+0000",
-    "rule": {"level": 12, "description": "Integrity checksum changed.", "id": "550",
-             "mitre": {"id": ["T1565.001"]}},
-    "agent": {"id": "000", "name": "vps1"}, "id": "1700000000.1234",
-    "full_log": "File '/opt/trading/bot.py' modified", "syscheck": {"path": "/opt/trading/bot.py"},
+    "rule": {
+        "level": 12,
+        "description": "Integrity checksum changed.",
+        "id": "550",
+        "mitre": {"id": ["T1565.001"]},
+    },
+    "agent": {"id": "000", "name": "vps1"},
+    "id": "1700000000.1234",
+    "full_log": "File '/opt/trading/bot.py' modified",
+    "syscheck": {"path": "/opt/trading/bot.py"},
 }
 SECRET = b"webhook-hmac-CANARY-secret"
 
@@ -48,8 +60,9 @@ def intake(make_config: Callable[..., Config]) -> Iterator[tuple[AlertIntake, li
     server.stop()
 
 
-def _post(server: AlertIntake, path: str, payload: object, secret: bytes | None = SECRET
-          ) -> httpx.Response:
+def _post(
+    server: AlertIntake, path: str, payload: object, secret: bytes | None = SECRET
+) -> httpx.Response:
     body = json.dumps(payload).encode()
     headers = {SIGNATURE_HEADER: signature(secret, body)} if secret else {}
     return httpx.post(f"http://{server.address}{path}", content=body, headers=headers, timeout=5)
@@ -90,7 +103,9 @@ def test_bad_signature_low_severity_and_garbage_are_refused(
     low = _post(server, "/falco", {**FALCO, "priority": "Notice"})
     assert low.status_code == 202 and low.json()["status"] == "ignored"
     garbage = _post(server, "/", {"hello": "world"})
-    assert garbage.status_code == 400 and "not a garrison, Falco or Wazuh" in garbage.json()["error"]
+    assert (
+        garbage.status_code == 400 and "not a garrison, Falco or Wazuh" in garbage.json()["error"]
+    )
     assert _post(server, "/nope", FALCO).status_code == 404
     threading.Event().wait(0.1)
     assert seen == []
@@ -107,9 +122,13 @@ def test_falco_alert_runs_the_real_playbook_once_per_dedup_key(
 
     config = make_config(
         strategies=[{"name": "gone", "match": "garrison-no-such-process-webhook"}],
-        respond={"steps": ["freeze", "rebuild"], "rebuild": {"command": ["true"]},
-                 "cgroup_parent": cgroup_parent,
-                 "webhook": {"listen": "127.0.0.1:1"}})
+        respond={
+            "steps": ["freeze", "rebuild"],
+            "rebuild": {"command": ["true"]},
+            "cgroup_parent": cgroup_parent,
+            "webhook": {"listen": "127.0.0.1:1"},
+        },
+    )
     done = threading.Event()
 
     def respond(alert: Alert) -> None:

@@ -52,15 +52,22 @@ class NoWithdrawCapableKey(Check):
             except GarrisonError as exc:
                 yield self.warned(
                     f"could not ask {account.exchange} about the key: "
-                    f"{ctx.redactor.text(str(exc))}", subject=account.name)
+                    f"{ctx.redactor.text(str(exc))}",
+                    subject=account.name,
+                )
                 continue
-            evidence = Evidence(source=f"{account.exchange} {state.source}",
-                                observed=ctx.redactor.text(state.observed),
-                                expected="no withdrawal permission")
+            evidence = Evidence(
+                source=f"{account.exchange} {state.source}",
+                observed=ctx.redactor.text(state.observed),
+                expected="no withdrawal permission",
+            )
             if state.can_withdraw is None:
-                yield self.manual(f"{account.exchange} has no API to read the key's "
-                                  f"permissions: check at {state.source}", evidence,
-                                  subject=account.name)
+                yield self.manual(
+                    f"{account.exchange} has no API to read the key's "
+                    f"permissions: check at {state.source}",
+                    evidence,
+                    subject=account.name,
+                )
             elif state.can_withdraw:
                 yield self.failed("the key can withdraw funds", evidence, subject=account.name)
             else:

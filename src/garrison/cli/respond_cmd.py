@@ -25,17 +25,22 @@ from garrison.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
 if TYPE_CHECKING:
     from garrison.model import ActionRecord
 
-STATUS_STYLE = {"done": "green", "failed": "bold red", "pending": "yellow", "skipped": "dim",
-                "dry-run": "cyan"}
+STATUS_STYLE = {
+    "done": "green",
+    "failed": "bold red",
+    "pending": "yellow",
+    "skipped": "dim",
+    "dry-run": "cyan",
+}
 
 
-def _render(records: Sequence[ActionRecord], fmt: str, header: str = "",
-            extra: dict[str, Any] | None = None) -> str:
+def _render(
+    records: Sequence[ActionRecord], fmt: str, header: str = "", extra: dict[str, Any] | None = None
+) -> str:
     from garrison.model import to_jsonable
 
     if fmt == "json":
-        return json.dumps({**(extra or {}), "records": to_jsonable(list(records))},
-                          indent=2) + "\n"
+        return json.dumps({**(extra or {}), "records": to_jsonable(list(records))}, indent=2) + "\n"
     from rich.markup import escape
     from rich.table import Table
 
@@ -46,13 +51,15 @@ def _render(records: Sequence[ActionRecord], fmt: str, header: str = "",
         console.print(escape(header))
     table = Table(box=None, pad_edge=False, show_edge=False)
     for col in ("Step", "Target", "Status", "ms", "Detail"):
-        table.add_column(col, no_wrap=col not in ("Detail", "Target"),
-                         justify="right" if col == "ms" else "left")
+        table.add_column(
+            col, no_wrap=col not in ("Detail", "Target"), justify="right" if col == "ms" else "left"
+        )
     for r in records:
         style = STATUS_STYLE.get(r.status.value, "")
         status = f"[{style}]{r.status.value}[/]" if style else r.status.value
-        table.add_row(r.step, escape(r.target), status, f"{r.duration_s * 1000:.1f}",
-                      escape(r.detail))
+        table.add_row(
+            r.step, escape(r.target), status, f"{r.duration_s * 1000:.1f}", escape(r.detail)
+        )
     console.print(table)
     return str(console.file.getvalue())  # type: ignore[attr-defined]
 
@@ -66,21 +73,25 @@ def _exit_code(records: Sequence[ActionRecord]) -> int:
 
 
 # -- freeze / thaw -----------------------------------------------------------------------------
-@click.command("freeze", epilog="""\b
+@click.command(
+    "freeze",
+    epilog="""\b
 Examples:
   garrison freeze                 freeze every [[strategies]] entry
   garrison freeze ft hb           freeze two strategies
   garrison freeze --dry-run       show what each method would do
 \b
 The kill switch (<paths.run_dir>/KILL_SWITCH) is engaged first; strategies should check it
-before each order. Exit 2 when a strategy could not be frozen.""")
+before each order. Exit 2 when a strategy could not be frozen.""",
+)
 @click.argument("strategies", nargs=-1)
 @click.option("--dry-run", is_flag=True, help="Show the plan, change nothing.")
 @format_option(("table", "json"))
 @config_option
 @click.pass_context
-def freeze_command(ctx: click.Context, strategies: tuple[str, ...], dry_run: bool,
-                   fmt: str) -> None:
+def freeze_command(
+    ctx: click.Context, strategies: tuple[str, ...], dry_run: bool, fmt: str
+) -> None:
     """Freeze trading strategies now (cgroup freezer, signal, systemd, docker, freqtrade...)."""
     from garrison.respond.context import ResponseContext
     from garrison.respond.freezing import freeze_all, plan_freeze, select_strategies
@@ -96,18 +107,22 @@ def freeze_command(ctx: click.Context, strategies: tuple[str, ...], dry_run: boo
     ctx.exit(_exit_code(records))
 
 
-@click.command("thaw", epilog="""\b
+@click.command(
+    "thaw",
+    epilog="""\b
 Examples:
   garrison thaw                   thaw every strategy and release the kill switch
   garrison thaw ft                thaw one; the kill switch stays until --release-kill-switch
-""")
+""",
+)
 @click.argument("strategies", nargs=-1)
 @click.option("--release-kill-switch", is_flag=True, help="Also remove the kill-switch file.")
 @format_option(("table", "json"))
 @config_option
 @click.pass_context
-def thaw_command(ctx: click.Context, strategies: tuple[str, ...], release_kill_switch: bool,
-                 fmt: str) -> None:
+def thaw_command(
+    ctx: click.Context, strategies: tuple[str, ...], release_kill_switch: bool, fmt: str
+) -> None:
     """Let frozen strategies trade again."""
     from garrison.respond.context import ResponseContext
     from garrison.respond.freezing import select_strategies, thaw_all
@@ -123,13 +138,18 @@ def thaw_command(ctx: click.Context, strategies: tuple[str, ...], release_kill_s
     from garrison.respond import killswitch
 
     if killswitch.engaged(config) is not None:
-        warn(f"the kill switch {killswitch.kill_switch_path(config)} is still engaged: "
-             "strategies that honour it stay idle (garrison thaw --release-kill-switch)")
+        warn(
+            f"the kill switch {killswitch.kill_switch_path(config)} is still engaged: "
+            "strategies that honour it stay idle (garrison thaw --release-kill-switch)"
+        )
     ctx.exit(_exit_code(records))
 
 
 # -- respond -----------------------------------------------------------------------------------
-@click.group("respond", invoke_without_command=True, epilog="""\b
+@click.group(
+    "respond",
+    invoke_without_command=True,
+    epilog="""\b
 Examples:
   garrison respond --dry-run                          show the playbook, touch nothing
   garrison respond --rule manual --summary "key leaked in a paste"
@@ -139,22 +159,42 @@ Examples:
   garrison respond serve                              Falco/Wazuh webhook on 127.0.0.1:8095
 \b
 Steps: freeze + broker (concurrently), evidence, notify, rebuild ([respond].steps).
-Exit: 0 all done, 1 something pending a human, 2 a step failed.""")
+Exit: 0 all done, 1 something pending a human, 2 a step failed.""",
+)
 @click.option("--dry-run", is_flag=True, help="Show the plan, change nothing.")
-@click.option("--alert-file", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Alert JSON (garrison, Falco json_output or Wazuh integration), '-' = stdin.")
+@click.option(
+    "--alert-file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Alert JSON (garrison, Falco json_output or Wazuh integration), '-' = stdin.",
+)
 @click.option("--rule", "rule_id", metavar="ID", help="Rule id of a hand-made alert.")
 @click.option("--summary", metavar="TEXT", default="", help="What happened (hand-made alert).")
-@click.option("--severity", default="high", show_default=True,
-              type=click.Choice(["info", "low", "medium", "high", "critical"]))
-@click.option("--wait-notify", type=float, metavar="SECONDS",
-              help="Wait this long for notifications (default respond.timeouts.notify).")
+@click.option(
+    "--severity",
+    default="high",
+    show_default=True,
+    type=click.Choice(["info", "low", "medium", "high", "critical"]),
+)
+@click.option(
+    "--wait-notify",
+    type=float,
+    metavar="SECONDS",
+    help="Wait this long for notifications (default respond.timeouts.notify).",
+)
 @format_option(("table", "json"))
 @config_option
 @click.pass_context
-def respond_group(ctx: click.Context, dry_run: bool, alert_file: str | None,
-                  rule_id: str | None, summary: str, severity: str,
-                  wait_notify: float | None, fmt: str) -> None:
+def respond_group(
+    ctx: click.Context,
+    dry_run: bool,
+    alert_file: str | None,
+    rule_id: str | None,
+    summary: str,
+    severity: str,
+    wait_notify: float | None,
+    fmt: str,
+) -> None:
     """Run the incident playbook: freeze, cancel + lock keys, evidence, notify, rebuild."""
     if ctx.invoked_subcommand is not None:
         return
@@ -170,8 +210,9 @@ def respond_group(ctx: click.Context, dry_run: bool, alert_file: str | None,
     elif rule_id or dry_run:
         alert = manual_alert(rule_id or "manual", summary, Severity.parse(severity))
     else:
-        raise UsageError("say what happened: --rule ID --summary TEXT, --alert-file F, "
-                         "or --dry-run")
+        raise UsageError(
+            "say what happened: --rule ID --summary TEXT, --alert-file F, or --dry-run"
+        )
     if wait_notify is None:
         wait_notify = config.respond.timeouts.notify
     if sys.stderr.isatty() and not dry_run:  # evidence and rebuild can take minutes
@@ -179,9 +220,12 @@ def respond_group(ctx: click.Context, dry_run: bool, alert_file: str | None,
             result = execute_playbook(alert, config, wait_notify_s=wait_notify)
     else:
         result = execute_playbook(alert, config, dry_run=dry_run, wait_notify_s=wait_notify)
-    header = ("Plan (dry run): nothing was changed" if dry_run else
-              f"Incident {result.incident_id}: records in "
-              f"{Path(config.paths.state_dir) / 'incidents' / result.incident_id}")
+    header = (
+        "Plan (dry run): nothing was changed"
+        if dry_run
+        else f"Incident {result.incident_id}: records in "
+        f"{Path(config.paths.state_dir) / 'incidents' / result.incident_id}"
+    )
     records = result.records
     if not dry_run:  # include delivery records written by the notifier meanwhile
         from garrison.respond.incident import Incident
@@ -212,18 +256,20 @@ def _read_json(path: str) -> Any:
         raise UsageError(f"{path}: not JSON ({exc})") from None
 
 
-@respond_group.command("ack", epilog="""\b
+@respond_group.command(
+    "ack",
+    epilog="""\b
 Example:
   garrison respond ack 20261124T220000Z-ab12cd34 broker.lock:binance-main --note "key deleted"
-""")
+""",
+)
 @click.argument("incident")
 @click.argument("step")
 @click.option("--note", default="", help="What was done.")
 @click.option("--by", "who", default=None, help="Who did it (default: $SUDO_USER or $USER).")
 @config_option
 @click.pass_context
-def ack_command(ctx: click.Context, incident: str, step: str, note: str,
-                who: str | None) -> None:
+def ack_command(ctx: click.Context, incident: str, step: str, note: str, who: str | None) -> None:
     """Mark a pending (manual) or failed step of an incident as done by a human."""
     import getpass
     import os
@@ -236,11 +282,14 @@ def ack_command(ctx: click.Context, incident: str, step: str, note: str,
     click.echo(f"{incident}: {record.step}:{record.target} acknowledged by {who}")
 
 
-@respond_group.command("show", epilog="""\b
+@respond_group.command(
+    "show",
+    epilog="""\b
 Examples:
   garrison respond show                      the latest incident
   garrison respond show 20261124T220000Z-ab12cd34 -f json
-""")
+""",
+)
 @click.argument("incident", required=False)
 @format_option(("table", "json"))
 @config_option
@@ -250,8 +299,11 @@ def show_command(ctx: click.Context, incident: str | None, fmt: str) -> None:
     from garrison.respond.incident import Incident, open_items
 
     config = get_config(ctx)
-    found = (Incident.open(config.paths.state_dir, incident) if incident
-             else Incident.latest(config.paths.state_dir))
+    found = (
+        Incident.open(config.paths.state_dir, incident)
+        if incident
+        else Incident.latest(config.paths.state_dir)
+    )
     if found is None:
         raise UsageError(f"no incidents under {config.paths.state_dir}/incidents")
     records = found.records()
@@ -260,19 +312,24 @@ def show_command(ctx: click.Context, incident: str | None, fmt: str) -> None:
 
     switch = "engaged" if killswitch.engaged(config) is not None else "released"
     header = f"Incident {found.id} (kill switch {switch}): " + (
-        "open: " + ", ".join(i.key for i in items) if items else "nothing open")
-    emit(_render(records, fmt, header, {"incident": found.id,
-                                        "open": [i.key for i in items]}), None)
+        "open: " + ", ".join(i.key for i in items) if items else "nothing open"
+    )
+    emit(
+        _render(records, fmt, header, {"incident": found.id, "open": [i.key for i in items]}), None
+    )
 
 
-@respond_group.command("serve", epilog="""\b
+@respond_group.command(
+    "serve",
+    epilog="""\b
 Examples:
   garrison respond serve                         listen on respond.webhook.listen
   garrison respond serve --listen 127.0.0.1:9000
 \b
 Falco:  http_output: {enabled: true, url: "http://127.0.0.1:8095/falco"} with json_output
 Wazuh:  an <integration> whose script POSTs the alert JSON to http://127.0.0.1:8095/wazuh
-With respond.webhook.hmac_secret set, send X-Garrison-Signature: sha256=<HMAC of body>.""")
+With respond.webhook.hmac_secret set, send X-Garrison-Signature: sha256=<HMAC of body>.""",
+)
 @click.option("--listen", metavar="HOST:PORT", help="Override respond.webhook.listen.")
 @config_option
 @click.pass_context
@@ -292,11 +349,13 @@ def serve_command(ctx: click.Context, listen: str | None) -> None:
     secret_name = config.respond.webhook.hmac_secret
     secret = bytes(store_reader(config)(secret_name)) if secret_name else None
     try:
-        intake = AlertIntake(config, lambda alert: run_playbook(alert, config), secret,
-                             host=host, port=port)
+        intake = AlertIntake(
+            config, lambda alert: run_playbook(alert, config), secret, host=host, port=port
+        )
     except OSError as exc:
-        raise UsageError(f"cannot listen on {listen or config.respond.webhook.listen}: "
-                         f"{exc.strerror or exc}") from None
+        raise UsageError(
+            f"cannot listen on {listen or config.respond.webhook.listen}: {exc.strerror or exc}"
+        ) from None
     hmac_note = "HMAC required" if secret else "no HMAC (set respond.webhook.hmac_secret)"
     click.echo(f"garrison: respond webhook on http://{intake.address}/ ({hmac_note})", err=True)
     try:
@@ -311,12 +370,15 @@ def evidence_group() -> None:
     """Incident evidence and its chain of custody."""
 
 
-@evidence_group.command("verify", epilog="""\b
+@evidence_group.command(
+    "verify",
+    epilog="""\b
 Examples:
   garrison evidence verify                        the latest incident's evidence
   garrison evidence verify /var/lib/garrison/incidents/ID/evidence -f json
 \b
-Exit 1 when a record was edited, deleted, reordered or appended, or an artefact changed.""")
+Exit 1 when a record was edited, deleted, reordered or appended, or an artefact changed.""",
+)
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @format_option(("table", "json"))
 @config_option
@@ -341,8 +403,10 @@ def verify_command(ctx: click.Context, directory: str | None, fmt: str) -> None:
     if fmt == "json":
         emit(json.dumps(to_jsonable(report) | {"intact": report.intact}, indent=2) + "\n", None)
     else:
-        lines = [f"{report.directory}: {report.records} records, {report.artefacts} artefacts, "
-                 f"key: {report.key}"]
+        lines = [
+            f"{report.directory}: {report.records} records, {report.artefacts} artefacts, "
+            f"key: {report.key}"
+        ]
         lines += [f"  {p.kind:<9} {p.where:<18} {p.detail}" for p in report.problems]
         lines.append("intact" if report.intact else f"TAMPERED: {len(report.problems)} problem(s)")
         emit("\n".join(lines) + "\n", None)

@@ -168,7 +168,9 @@ class WebhookConfig(StrictModel):
     )
     min_severity: Literal["info", "low", "medium", "high", "critical"] = "high"
     dedup_window_s: float = Field(
-        300.0, ge=0, le=86400,
+        300.0,
+        ge=0,
+        le=86400,
         description="the same alert (dedup key) again within this window starts no new incident",
     )
     max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)

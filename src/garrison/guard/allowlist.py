@@ -218,7 +218,7 @@ class DeployVerifier:
         """True only when a verified deploy manifest covers path with the same content."""
         try:
             deploy = importlib.import_module("garrison.integrity.deploy")
-            scan = importlib.import_module("garrison.integrity.scan")
+            hashing = importlib.import_module("garrison.integrity.hashing")
             manifests = deploy.load_deploy_manifests(self.config)
         except Exception:  # no integrity support or unreadable records: nothing is allowed
             return False
@@ -234,7 +234,7 @@ class DeployVerifier:
                 st = os.lstat(path)
                 if not stat.S_ISREG(st.st_mode):
                     return False
-                return bool(scan.hash_file(path, st.st_size, algorithm) == expected[0])
+                return bool(hashing.hash_file(path, st.st_size, algorithm) == expected[0])
             except Exception:  # unsigned, tampered or unreadable manifest: not verified
                 return False
         return False

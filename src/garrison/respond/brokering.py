@@ -43,8 +43,13 @@ def _one(ctx: ResponseContext, account: ExchangeAccount) -> list[ActionRecord]:
         if record.status == ActionStatus.FAILED and "manual_step" not in record.data:
             step = manual_lock(account)
             record = ActionRecord(
-                record.step, record.target, record.status, record.started, record.duration_s,
-                f"{record.detail}; by hand: {step.text} ({step.link})", record.alert_id,
+                record.step,
+                record.target,
+                record.status,
+                record.started,
+                record.duration_s,
+                f"{record.detail}; by hand: {step.text} ({step.link})",
+                record.alert_id,
                 {**record.data, "manual_step": step.text, "link": step.link},
             )
         records.append(record)

@@ -99,16 +99,31 @@ class CustodyLog:
     def add_file(self, path: Path, kind: str, note: str = "") -> dict[str, Any]:
         """Hash an artefact under the evidence dir and record it."""
         digest, size = sha256_file(path)
-        return self.append(kind, artefact=str(path.relative_to(self.dir)), sha256=digest,
-                           size=size, note=note)
+        return self.append(
+            kind, artefact=str(path.relative_to(self.dir)), sha256=digest, size=size, note=note
+        )
 
-    def append(self, kind: str, *, artefact: str = "", sha256: str = "", size: int = 0,
-               note: str = "", pubkey: str = "") -> dict[str, Any]:
+    def append(
+        self,
+        kind: str,
+        *,
+        artefact: str = "",
+        sha256: str = "",
+        size: int = 0,
+        note: str = "",
+        pubkey: str = "",
+    ) -> dict[str, Any]:
         with self._lock:
             record: dict[str, Any] = {
-                "seq": self._count, "time": datetime.now(UTC).isoformat(),
-                "incident": self.incident, "kind": kind, "artefact": artefact,
-                "sha256": sha256, "size": size, "note": note, "prev_hash": self._last,
+                "seq": self._count,
+                "time": datetime.now(UTC).isoformat(),
+                "incident": self.incident,
+                "kind": kind,
+                "artefact": artefact,
+                "sha256": sha256,
+                "size": size,
+                "note": note,
+                "prev_hash": self._last,
             }
             if pubkey:
                 record["pubkey"] = pubkey
@@ -179,19 +194,36 @@ def verify_custody(directory: Path, trusted_key: str | None = None) -> CustodyRe
         try:
             public.verify(bytes.fromhex(str(record.get("sig", ""))), _canonical(body))
         except (InvalidSignature, ValueError):
-            problems.append(CustodyProblem(
-                "edited", where, f"bad signature: record seq {record.get('seq')} was edited "
-                "or written by hand"))
+            problems.append(
+                CustodyProblem(
+                    "edited",
+                    where,
+                    f"bad signature: record seq {record.get('seq')} was edited or written by hand",
+                )
+            )
         if record.get("seq") != index:
-            kind = "deleted" if isinstance(record.get("seq"), int) and record["seq"] > index \
+            kind = (
+                "deleted"
+                if isinstance(record.get("seq"), int) and record["seq"] > index
                 else "reordered"
-            problems.append(CustodyProblem(
-                kind, where, f"seq {record.get('seq')} at position {index}: records were "
-                f"{'removed before it' if kind == 'deleted' else 'moved or duplicated'}"))
+            )
+            problems.append(
+                CustodyProblem(
+                    kind,
+                    where,
+                    f"seq {record.get('seq')} at position {index}: records were "
+                    f"{'removed before it' if kind == 'deleted' else 'moved or duplicated'}",
+                )
+            )
         if record.get("prev_hash") != prev:
-            problems.append(CustodyProblem(
-                "chain", where, "prev_hash does not match the previous line: a record before "
-                "it was edited, deleted or reordered"))
+            problems.append(
+                CustodyProblem(
+                    "chain",
+                    where,
+                    "prev_hash does not match the previous line: a record before "
+                    "it was edited, deleted or reordered",
+                )
+            )
         prev = hashlib.sha256(line).hexdigest()
         if record.get("artefact"):
             artefacts += 1
@@ -209,14 +241,19 @@ def _check_artefact(directory: Path, record: dict[str, Any], where: str) -> list
         return [CustodyProblem("artefact", where, f"{name}: missing")]
     digest, _ = sha256_file(path)
     if digest != record.get("sha256"):
-        return [CustodyProblem("artefact", where,
-                               f"{name}: SHA-256 {digest[:16]}... != recorded "
-                               f"{str(record.get('sha256'))[:16]}...")]
+        return [
+            CustodyProblem(
+                "artefact",
+                where,
+                f"{name}: SHA-256 {digest[:16]}... != recorded {str(record.get('sha256'))[:16]}...",
+            )
+        ]
     return []
 
 
-def _check_head(directory: Path, public: Ed25519PublicKey, count: int,
-                last: str) -> list[CustodyProblem]:
+def _check_head(
+    directory: Path, public: Ed25519PublicKey, count: int, last: str
+) -> list[CustodyProblem]:
     path = directory / HEAD_FILE
     try:
         head = json.loads(path.read_text())
@@ -229,8 +266,11 @@ def _check_head(directory: Path, public: Ed25519PublicKey, count: int,
         return [CustodyProblem("head", HEAD_FILE, "head file signature is bad (edited)")]
     if head.get("count") != count:
         kind = "deleted" if head.get("count", 0) > count else "appended"
-        return [CustodyProblem(kind, HEAD_FILE,
-                               f"head says {head.get('count')} records, the log has {count}")]
+        return [
+            CustodyProblem(
+                kind, HEAD_FILE, f"head says {head.get('count')} records, the log has {count}"
+            )
+        ]
     if head.get("last_hash") != last:
         return [CustodyProblem("edited", HEAD_FILE, "the last record is not the one signed")]
     return []

@@ -62,20 +62,35 @@ def collect_evidence(
     custody = open_custody(ctx, evidence_dir)
     records: list[ActionRecord] = []
     if cfg.volatile:
-        records.append(timed(ctx, "evidence.volatile", "host",
-                             lambda: _volatile(ctx, evidence_dir, custody)))
+        records.append(
+            timed(ctx, "evidence.volatile", "host", lambda: _volatile(ctx, evidence_dir, custody))
+        )
     if cfg.memory:
         for name, strategy_pids in pids.items():
-            records.append(timed(ctx, "evidence.memory", name,
-                                 lambda n=name, p=strategy_pids: _memory(  # type: ignore[misc]
-                                     ctx, evidence_dir, custody, n, p)))
+            records.append(
+                timed(
+                    ctx,
+                    "evidence.memory",
+                    name,
+                    lambda n=name, p=strategy_pids: _memory(  # type: ignore[misc]
+                        ctx, evidence_dir, custody, n, p
+                    ),
+                )
+            )
     timeout = ctx.config.respond.timeouts.evidence
     if cfg.snapshot != "none":
-        records.append(timed(ctx, "evidence.disk", "host",
-                             lambda: _disk(ctx, evidence_dir, custody, timeout)))
+        records.append(
+            timed(ctx, "evidence.disk", "host", lambda: _disk(ctx, evidence_dir, custody, timeout))
+        )
     if cfg.provider_command:
-        records.append(timed(ctx, "evidence.provider", "host",
-                             lambda: _provider(ctx, evidence_dir, custody, timeout)))
+        records.append(
+            timed(
+                ctx,
+                "evidence.provider",
+                "host",
+                lambda: _provider(ctx, evidence_dir, custody, timeout),
+            )
+        )
     custody.append("sealed", note=f"{len(records)} evidence steps done")
     return records
 
@@ -105,7 +120,8 @@ def _volatile(ctx: ResponseContext, out: Path, custody: CustodyLog) -> StepOutco
         path.write_text(text)
         hashes[name] = custody.add_file(path, "volatile")["sha256"]
     detail = f"{len(hashes)} artefacts hashed" + (
-        f" ({', '.join(problems)} incomplete)" if problems else "")
+        f" ({', '.join(problems)} incomplete)" if problems else ""
+    )
     return StepOutcome(ActionStatus.DONE, detail, {"sha256": hashes})
 
 
@@ -127,12 +143,17 @@ def _processes(ctx: ResponseContext) -> list[dict[str, Any]]:
 def _sockets() -> list[dict[str, Any]]:
     rows = []
     for conn in psutil.net_connections(kind="inet"):
-        rows.append({
-            "fd": conn.fd, "family": conn.family.name, "type": conn.type.name,
-            "laddr": f"{conn.laddr.ip}:{conn.laddr.port}" if conn.laddr else "",
-            "raddr": f"{conn.raddr.ip}:{conn.raddr.port}" if conn.raddr else "",
-            "status": conn.status, "pid": conn.pid,
-        })
+        rows.append(
+            {
+                "fd": conn.fd,
+                "family": conn.family.name,
+                "type": conn.type.name,
+                "laddr": f"{conn.laddr.ip}:{conn.laddr.port}" if conn.laddr else "",
+                "raddr": f"{conn.raddr.ip}:{conn.raddr.port}" if conn.raddr else "",
+                "status": conn.status,
+                "pid": conn.pid,
+            }
+        )
     return rows
 
 
@@ -156,8 +177,9 @@ def _auth_log(path: str, lines: int) -> str:
 
 
 # -- memory and disk ---------------------------------------------------------------------------
-def _memory(ctx: ResponseContext, out: Path, custody: CustodyLog, name: str,
-            pids: list[int]) -> StepOutcome:
+def _memory(
+    ctx: ResponseContext, out: Path, custody: CustodyLog, name: str, pids: list[int]
+) -> StepOutcome:
     if not pids:
         return StepOutcome(ActionStatus.SKIPPED, "no process to dump (strategy not running?)")
     limit = ctx.config.respond.evidence.memory_limit_mb * 1024 * 1024
@@ -167,11 +189,14 @@ def _memory(ctx: ResponseContext, out: Path, custody: CustodyLog, name: str,
         dumps[str(pid)] = {
             "sha256": custody.add_file(dump.dump, "memory", f"pid {pid}")["sha256"],
             "map_sha256": custody.add_file(dump.index, "memory-map", f"pid {pid}")["sha256"],
-            "bytes": dump.bytes, "regions": dump.regions, "truncated": dump.truncated,
+            "bytes": dump.bytes,
+            "regions": dump.regions,
+            "truncated": dump.truncated,
         }
     total = sum(int(d["bytes"]) for d in dumps.values())
-    return StepOutcome(ActionStatus.DONE,
-                       f"dumped {len(dumps)} process(es), {total / 1048576:.1f} MiB", dumps)
+    return StepOutcome(
+        ActionStatus.DONE, f"dumped {len(dumps)} process(es), {total / 1048576:.1f} MiB", dumps
+    )
 
 
 def _disk(ctx: ResponseContext, out: Path, custody: CustodyLog, timeout: float) -> StepOutcome:
@@ -182,14 +207,15 @@ def _disk(ctx: ResponseContext, out: Path, custody: CustodyLog, timeout: float) 
         custody.append("snapshot", note=result.detail)
         return StepOutcome(ActionStatus.DONE, result.detail, {"kind": result.kind})
     digest = custody.add_file(result.artefact, "disk", result.detail)["sha256"]
-    return StepOutcome(ActionStatus.DONE, result.detail,
-                       {"kind": result.kind, "sha256": {result.artefact.name: digest}})
+    return StepOutcome(
+        ActionStatus.DONE,
+        result.detail,
+        {"kind": result.kind, "sha256": {result.artefact.name: digest}},
+    )
 
 
-def _provider(ctx: ResponseContext, out: Path, custody: CustodyLog,
-              timeout: float) -> StepOutcome:
+def _provider(ctx: ResponseContext, out: Path, custody: CustodyLog, timeout: float) -> StepOutcome:
     result = provider_snapshot(ctx.config.respond.evidence.provider_command, out, timeout)
     assert result.artefact is not None
     digest = custody.add_file(result.artefact, "provider", result.detail)["sha256"]
-    return StepOutcome(ActionStatus.DONE, result.detail,
-                       {"sha256": {result.artefact.name: digest}})
+    return StepOutcome(ActionStatus.DONE, result.detail, {"sha256": {result.artefact.name: digest}})

@@ -30,18 +30,25 @@ def select_strategies(ctx: ResponseContext, names: tuple[str, ...] = ()) -> list
 
 def plan_freeze(ctx: ResponseContext, strategies: list[Strategy]) -> list[ActionRecord]:
     """DRY_RUN records saying what freezing would do."""
-    records = [_dry(ctx, "kill_switch", str(killswitch.kill_switch_path(ctx.config)),
-                    "create the kill-switch file")]
+    records = [
+        _dry(
+            ctx,
+            "kill_switch",
+            str(killswitch.kill_switch_path(ctx.config)),
+            "create the kill-switch file",
+        )
+    ]
     for strategy in strategies:
         freezer = freezer_for(strategy.freeze.method)(ctx)
-        records.append(_dry(ctx, "freeze", strategy.name,
-                            f"[{strategy.freeze.method}] {freezer.plan(strategy)}"))
+        records.append(
+            _dry(
+                ctx, "freeze", strategy.name, f"[{strategy.freeze.method}] {freezer.plan(strategy)}"
+            )
+        )
     return records
 
 
-def freeze_all(
-    ctx: ResponseContext, strategies: list[Strategy], reason: str
-) -> list[ActionRecord]:
+def freeze_all(ctx: ResponseContext, strategies: list[Strategy], reason: str) -> list[ActionRecord]:
     """Engage the kill switch, then freeze every strategy concurrently."""
     return [engage_kill_switch(ctx, reason), *freeze_strategies(ctx, strategies)]
 
@@ -87,8 +94,16 @@ def _each(ctx: ResponseContext, strategies: list[Strategy], *, thaw: bool) -> li
 
         record = timed(ctx, step, strategy.name, action)
         data = {**record.data, "method": strategy.freeze.method}
-        return ActionRecord(record.step, record.target, record.status, record.started,
-                            record.duration_s, record.detail, record.alert_id, data)
+        return ActionRecord(
+            record.step,
+            record.target,
+            record.status,
+            record.started,
+            record.duration_s,
+            record.detail,
+            record.alert_id,
+            data,
+        )
 
     pool = ThreadPoolExecutor(max_workers=min(16, len(remote))) if remote else None
     futures = [pool.submit(one, s) for s in remote] if pool else []

@@ -75,9 +75,7 @@ class Incident:
             raise UsageError(f"{incident_id!r}: not an incident id")
         directory = incidents_dir(state_dir) / incident_id
         if not (directory / RECORDS_FILE).exists() and not (directory / ALERT_FILE).exists():
-            raise UsageError(
-                f"incident {incident_id}: not found under {incidents_dir(state_dir)}"
-            )
+            raise UsageError(f"incident {incident_id}: not found under {incidents_dir(state_dir)}")
         return cls(directory)
 
     @classmethod

@@ -14,9 +14,15 @@ from garrison.errors import UsageError
 from garrison.model import Alert, Event, Severity
 
 FALCO_PRIORITY = {
-    "emergency": Severity.CRITICAL, "alert": Severity.CRITICAL, "critical": Severity.CRITICAL,
-    "error": Severity.HIGH, "warning": Severity.MEDIUM, "notice": Severity.LOW,
-    "informational": Severity.INFO, "info": Severity.INFO, "debug": Severity.INFO,
+    "emergency": Severity.CRITICAL,
+    "alert": Severity.CRITICAL,
+    "critical": Severity.CRITICAL,
+    "error": Severity.HIGH,
+    "warning": Severity.MEDIUM,
+    "notice": Severity.LOW,
+    "informational": Severity.INFO,
+    "info": Severity.INFO,
+    "debug": Severity.INFO,
 }
 
 
@@ -29,7 +35,7 @@ def _time(value: Any) -> datetime:
         if "." in text:
             head, _, rest = text.partition(".")
             digits = "".join(c for c in rest if c.isdigit())
-            tz = rest[len(digits):]
+            tz = rest[len(digits) :]
             text = f"{head}.{digits[:6]}{tz}"
         try:
             parsed = datetime.fromisoformat(text)
@@ -52,16 +58,24 @@ def falco_alert(raw: Mapping[str, Any]) -> Alert:
     technique = next((t.upper() for t in tags if t.upper().startswith("T1")), "")
     pid = fields.get("proc.pid")
     event = Event(
-        source="falco", kind=rule, time=_time(raw.get("time")),
-        path=str(fields.get("fd.name") or ""), pid=pid if isinstance(pid, int) else None,
+        source="falco",
+        kind=rule,
+        time=_time(raw.get("time")),
+        path=str(fields.get("fd.name") or ""),
+        pid=pid if isinstance(pid, int) else None,
         exe=str(fields.get("proc.exepath") or fields.get("proc.name") or ""),
         detail={k: v for k, v in fields.items() if isinstance(v, str | int | float | bool)},
     )
     return Alert(
-        id=_alert_id("falco", raw), rule_id=f"falco:{rule}",
+        id=_alert_id("falco", raw),
+        rule_id=f"falco:{rule}",
         severity=FALCO_PRIORITY.get(str(raw.get("priority", "")).lower(), Severity.MEDIUM),
-        title=rule, time=event.time, summary=str(raw.get("output") or rule)[:2000],
-        events=(event,), technique=technique, dedup_key=f"falco:{rule}:{event.path}",
+        title=rule,
+        time=event.time,
+        summary=str(raw.get("output") or rule)[:2000],
+        events=(event,),
+        technique=technique,
+        dedup_key=f"falco:{rule}:{event.path}",
     )
 
 
@@ -84,25 +98,39 @@ def wazuh_alert(raw: Mapping[str, Any]) -> Alert:
     mitre = (rule.get("mitre") or {}).get("id") or []
     syscheck = raw.get("syscheck") or {}
     path = str(syscheck.get("path") or "")
-    event = Event(source="wazuh", kind=str(rule.get("id", "")), time=_time(raw.get("timestamp")),
-                  path=path, detail={"agent": str((raw.get("agent") or {}).get("name", ""))})
+    event = Event(
+        source="wazuh",
+        kind=str(rule.get("id", "")),
+        time=_time(raw.get("timestamp")),
+        path=path,
+        detail={"agent": str((raw.get("agent") or {}).get("name", ""))},
+    )
     description = str(rule.get("description") or "wazuh alert")
     return Alert(
-        id=_alert_id("wazuh", raw), rule_id=f"wazuh:{rule.get('id', '?')}",
-        severity=wazuh_severity(level), title=description, time=event.time,
-        summary=str(raw.get("full_log") or description)[:2000], events=(event,),
-        technique=str(mitre[0]) if mitre else "", dedup_key=f"wazuh:{rule.get('id')}:{path}",
+        id=_alert_id("wazuh", raw),
+        rule_id=f"wazuh:{rule.get('id', '?')}",
+        severity=wazuh_severity(level),
+        title=description,
+        time=event.time,
+        summary=str(raw.get("full_log") or description)[:2000],
+        events=(event,),
+        technique=str(mitre[0]) if mitre else "",
+        dedup_key=f"wazuh:{rule.get('id')}:{path}",
     )
 
 
 def garrison_alert(raw: Mapping[str, Any]) -> Alert:
     severity = raw.get("severity", "high")
     return Alert(
-        id=str(raw.get("id") or uuid.uuid4().hex), rule_id=str(raw["rule_id"]),
-        severity=Severity.parse(str(severity)) if isinstance(severity, str)
+        id=str(raw.get("id") or uuid.uuid4().hex),
+        rule_id=str(raw["rule_id"]),
+        severity=Severity.parse(str(severity))
+        if isinstance(severity, str)
         else Severity(int(severity)),
-        title=str(raw.get("title") or raw["rule_id"]), time=_time(raw.get("time")),
-        summary=str(raw.get("summary") or ""), technique=str(raw.get("technique") or ""),
+        title=str(raw.get("title") or raw["rule_id"]),
+        time=_time(raw.get("time")),
+        summary=str(raw.get("summary") or ""),
+        technique=str(raw.get("technique") or ""),
         dedup_key=str(raw.get("dedup_key") or ""),
     )
 
@@ -125,5 +153,12 @@ def alert_from_json(raw: Any, label: str) -> Alert:
 
 def manual_alert(rule_id: str, summary: str, severity: Severity = Severity.HIGH) -> Alert:
     now = datetime.now(UTC)
-    return Alert(id=uuid.uuid4().hex, rule_id=rule_id, severity=severity,
-                 title=summary or rule_id, time=now, summary=summary, dedup_key=rule_id)
+    return Alert(
+        id=uuid.uuid4().hex,
+        rule_id=rule_id,
+        severity=severity,
+        title=summary or rule_id,
+        time=now,
+        summary=summary,
+        dedup_key=rule_id,
+    )

@@ -64,12 +64,24 @@ def dump_memory(pid: int, out_dir: Path, label: str, limit_bytes: int) -> Memory
                     skipped += 1
                     continue
                 written += got
-                regions.append({"start": hex(start), "end": hex(end), "perms": perms,
-                                "path": path, "offset": offset, "length": got})
+                regions.append(
+                    {
+                        "start": hex(start),
+                        "end": hex(end),
+                        "perms": perms,
+                        "path": path,
+                        "offset": offset,
+                        "length": got,
+                    }
+                )
     finally:
         os.close(mem_fd)
-    index_path.write_text(json.dumps({"pid": pid, "regions": regions, "skipped": skipped,
-                                      "truncated": truncated}, indent=1) + "\n")
+    index_path.write_text(
+        json.dumps(
+            {"pid": pid, "regions": regions, "skipped": skipped, "truncated": truncated}, indent=1
+        )
+        + "\n"
+    )
     return MemoryDump(pid, dump_path, index_path, len(regions), written, skipped, truncated)
 
 

@@ -15,8 +15,9 @@ def _line(record: ActionRecord) -> str:
     return f"  - {record.target or record.step}: {record.status.value}, {record.detail} ({took})"
 
 
-def incident_message(incident: str, alert: Alert, records: Iterable[ActionRecord],
-                     *, evidence_done: bool) -> Message:
+def incident_message(
+    incident: str, alert: Alert, records: Iterable[ActionRecord], *, evidence_done: bool
+) -> Message:
     records = list(records)
     host = socket.gethostname()
     freeze = [r for r in records if r.step == "freeze"]

@@ -39,9 +39,15 @@ class Message:
 class Notifier:
     """A background delivery queue for one process (the CLI run, or the guard daemon)."""
 
-    def __init__(self, config: NotifyConfig, state_dir: str | Path,
-                 on_record: RecordSink | None = None, redactor: Redactor | None = None,
-                 *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        config: NotifyConfig,
+        state_dir: str | Path,
+        on_record: RecordSink | None = None,
+        redactor: Redactor | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.config = config
         self.state_path = Path(state_dir) / STATE_FILE
         self.on_record = on_record or (lambda _record: None)
@@ -54,8 +60,14 @@ class Notifier:
         self._thread: threading.Thread | None = None
 
     # -- producer side (never blocks) -----------------------------------------------------
-    def submit(self, message: Message, *, dedup: bool = True, alert_id: str = "",
-               on_record: RecordSink | None = None) -> ActionRecord:
+    def submit(
+        self,
+        message: Message,
+        *,
+        dedup: bool = True,
+        alert_id: str = "",
+        on_record: RecordSink | None = None,
+    ) -> ActionRecord:
         """Queue a message; returns the queueing record (SKIPPED when deduplicated/limited).
 
         Delivery records go to `on_record` (e.g. the incident's records.jsonl), else to the
@@ -63,19 +75,32 @@ class Notifier:
         """
         started = datetime.now(UTC)
         if not self.config.urls:
-            return self._record("notify", "", ActionStatus.SKIPPED, started, 0.0,
-                                "no respond.notify.urls configured", alert_id)
+            return self._record(
+                "notify",
+                "",
+                ActionStatus.SKIPPED,
+                started,
+                0.0,
+                "no respond.notify.urls configured",
+                alert_id,
+            )
         verdict = self._admit(message.dedup_key if dedup else "")
         if verdict:
-            return self._record("notify", "", ActionStatus.SKIPPED, started, 0.0, verdict,
-                                alert_id)
+            return self._record("notify", "", ActionStatus.SKIPPED, started, 0.0, verdict, alert_id)
         self._start()
         for url in self.config.urls:
             with self._cond:
                 self._pending += 1
             self._queue.put((message, url, on_record or self.on_record))
-        return self._record("notify.queued", message.incident, ActionStatus.DONE, started, 0.0,
-                            f"queued for {len(self.config.urls)} destination(s)", alert_id)
+        return self._record(
+            "notify.queued",
+            message.incident,
+            ActionStatus.DONE,
+            started,
+            0.0,
+            f"queued for {len(self.config.urls)} destination(s)",
+            alert_id,
+        )
 
     def flush(self, timeout: float) -> bool:
         """Wait until every queued delivery finished (delivered or gave up)."""
@@ -98,8 +123,11 @@ class Notifier:
         with self._state_lock:
             state = self._load()
             sent = [t for t in state.get("sent", []) if now - t < 3600]
-            seen = {k: t for k, t in state.get("dedup", {}).items()
-                    if now - t < self.config.dedup_window_s}
+            seen = {
+                k: t
+                for k, t in state.get("dedup", {}).items()
+                if now - t < self.config.dedup_window_s
+            }
             if dedup_key and dedup_key in seen:
                 return f"duplicate of a message sent {now - seen[dedup_key]:.0f}s ago"
             if len(sent) >= self.config.max_per_hour:
@@ -129,8 +157,7 @@ class Notifier:
     # -- delivery thread -------------------------------------------------------------------
     def _start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="garrison-notify",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._run, name="garrison-notify", daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
@@ -157,23 +184,56 @@ class Notifier:
             attempts += 1
             error = send_apprise(url, message, self.config.timeout_s)
             if not error:
-                sink(self._record(
-                    "notify", target, ActionStatus.DONE, started, time.perf_counter() - t0,
-                    f"delivered (attempt {attempts})", "", {"incident": message.incident}))
+                sink(
+                    self._record(
+                        "notify",
+                        target,
+                        ActionStatus.DONE,
+                        started,
+                        time.perf_counter() - t0,
+                        f"delivered (attempt {attempts})",
+                        "",
+                        {"incident": message.incident},
+                    )
+                )
                 return
             if attempts <= self.config.retries:
                 self._sleep(delay)
                 delay *= 2
-        sink(self._record(
-            "notify", target, ActionStatus.FAILED, started, time.perf_counter() - t0,
-            f"not delivered after {attempts} attempt(s): {error}", "",
-            {"incident": message.incident}))
+        sink(
+            self._record(
+                "notify",
+                target,
+                ActionStatus.FAILED,
+                started,
+                time.perf_counter() - t0,
+                f"not delivered after {attempts} attempt(s): {error}",
+                "",
+                {"incident": message.incident},
+            )
+        )
 
-    def _record(self, step: str, target: str, status: ActionStatus, started: datetime,
-                duration: float, detail: str, alert_id: str,
-                data: dict[str, Any] | None = None) -> ActionRecord:
-        return ActionRecord(step, target, status, started, round(duration, 6),
-                            self.redactor.text(detail), alert_id, data or {})
+    def _record(
+        self,
+        step: str,
+        target: str,
+        status: ActionStatus,
+        started: datetime,
+        duration: float,
+        detail: str,
+        alert_id: str,
+        data: dict[str, Any] | None = None,
+    ) -> ActionRecord:
+        return ActionRecord(
+            step,
+            target,
+            status,
+            started,
+            round(duration, 6),
+            self.redactor.text(detail),
+            alert_id,
+            data or {},
+        )
 
 
 def send_apprise(url: str, message: Message, timeout_s: float) -> str:

@@ -60,8 +60,14 @@ def run_playbook(
     returns at once and delivery goes on in the background; the CLI waits). Delivery records
     are appended to the incident's records.jsonl whenever they finish.
     """
-    return execute_playbook(alert, config, dry_run=dry_run, secrets=secrets, notifier=notifier,
-                            wait_notify_s=wait_notify_s).records
+    return execute_playbook(
+        alert,
+        config,
+        dry_run=dry_run,
+        secrets=secrets,
+        notifier=notifier,
+        wait_notify_s=wait_notify_s,
+    ).records
 
 
 def execute_playbook(
@@ -130,8 +136,9 @@ def phases(steps: Sequence[str]) -> list[list[str]]:
 class _Run:
     """One execution of the playbook for one incident."""
 
-    def __init__(self, ctx: ResponseContext, incident: Incident, alert: Alert,
-                 notifier: Notifier) -> None:
+    def __init__(
+        self, ctx: ResponseContext, incident: Incident, alert: Alert, notifier: Notifier
+    ) -> None:
         self.ctx = ctx
         self.incident = incident
         self.alert = alert
@@ -189,8 +196,9 @@ class _Run:
         futures: list[tuple[str, float, Future[list[ActionRecord]]]] = []
         if "freeze" in phase:
             strategies = list(self.ctx.config.strategies)
-            futures.append(("freeze", timeouts.freeze,
-                            pool.submit(freeze_strategies, self.ctx, strategies)))
+            futures.append(
+                ("freeze", timeouts.freeze, pool.submit(freeze_strategies, self.ctx, strategies))
+            )
         if "broker" in phase:
             futures.append(("broker", timeouts.broker, pool.submit(broker_all, self.ctx)))
         for step, limit, future in futures:
@@ -224,10 +232,15 @@ class _Run:
         if self._notified and not self._first_sent:
             # the first message was deduplicated or rate-limited: its follow-up goes the same way
             return
-        message = incident_message(self.incident.id, self.alert, self.records,
-                                   evidence_done=evidence)
-        record = self.notifier.submit(message, dedup=not self._notified, alert_id=self.alert.id,
-                                      on_record=self.incident.append)
+        message = incident_message(
+            self.incident.id, self.alert, self.records, evidence_done=evidence
+        )
+        record = self.notifier.submit(
+            message,
+            dedup=not self._notified,
+            alert_id=self.alert.id,
+            on_record=self.incident.append,
+        )
         if not self._notified:
             self._first_sent = record.status == ActionStatus.DONE
         self._notified = True
@@ -240,15 +253,20 @@ class _Run:
         t0 = time.perf_counter()
         result = run_command(cfg.command, timeout=cfg.timeout_s)
         took = time.perf_counter() - t0
-        data = {"command": result.display, "exit": result.returncode,
-                "rebuild_s": round(took, 3), "output_tail": (result.stdout or "")[-2000:]}
+        data = {
+            "command": result.display,
+            "exit": result.returncode,
+            "rebuild_s": round(took, 3),
+            "output_tail": (result.stdout or "")[-2000:],
+        }
         if not result.ok:
             return StepOutcome(ActionStatus.FAILED, f"rebuild failed: {result.problem()}", data)
         return StepOutcome(ActionStatus.DONE, f"rebuild finished in {took:.1f}s", data)
 
 
-def _result(ctx: ResponseContext, step: str, limit: float,
-            future: Future[list[ActionRecord]]) -> list[ActionRecord]:
+def _result(
+    ctx: ResponseContext, step: str, limit: float, future: Future[list[ActionRecord]]
+) -> list[ActionRecord]:
     started = datetime.now(UTC)
     try:
         return future.result(timeout=limit)
@@ -256,5 +274,8 @@ def _result(ctx: ResponseContext, step: str, limit: float,
         detail = f"did not finish within {limit:g}s (respond.timeouts.{step})"
     except Exception as exc:  # the step runner itself broke: record it, go on
         detail = f"{type(exc).__name__}: {exc}"
-    return [ActionRecord(step, "", ActionStatus.FAILED, started, limit, ctx.redactor.text(detail),
-                         ctx.alert_id)]
+    return [
+        ActionRecord(
+            step, "", ActionStatus.FAILED, started, limit, ctx.redactor.text(detail), ctx.alert_id
+        )
+    ]

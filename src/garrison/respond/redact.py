@@ -11,8 +11,24 @@ from urllib.parse import urlsplit
 MASK = "***"
 
 #: apprise schemes whose host part is a plain server we may show (tokens live elsewhere).
-_HOST_SCHEMES = {"json", "jsons", "form", "forms", "xml", "xmls", "http", "https", "mailto",
-                 "mailtos", "ntfy", "ntfys", "gotify", "gotifys", "mqtt", "mqtts"}
+_HOST_SCHEMES = {
+    "json",
+    "jsons",
+    "form",
+    "forms",
+    "xml",
+    "xmls",
+    "http",
+    "https",
+    "mailto",
+    "mailtos",
+    "ntfy",
+    "ntfys",
+    "gotify",
+    "gotifys",
+    "mqtt",
+    "mqtts",
+}
 
 _SENSITIVE_NAME = r"[A-Za-z0-9_.-]*(?:key|secret|token|passw(?:or)?d|pwd|auth|credential|private)"
 _ASSIGNMENT = re.compile(rf"(?i)\b({_SENSITIVE_NAME}[A-Za-z0-9_.-]*)(=|:\s*)(\S+)")

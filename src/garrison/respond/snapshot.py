@@ -36,8 +36,9 @@ def choose_mode(cfg: EvidenceConfig) -> str:
     return "archive" if cfg.paths else "none"
 
 
-def take_disk_snapshot(cfg: EvidenceConfig, out_dir: Path, incident: str,
-                       timeout_s: float) -> DiskEvidence:
+def take_disk_snapshot(
+    cfg: EvidenceConfig, out_dir: Path, incident: str, timeout_s: float
+) -> DiskEvidence:
     mode = choose_mode(cfg)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     if mode == "lvm":
@@ -87,8 +88,9 @@ def _archive(paths: list[str], target: Path) -> int:
 def provider_snapshot(argv: list[str], out_dir: Path, timeout_s: float) -> DiskEvidence:
     result = run_command(argv, timeout=timeout_s)
     target = out_dir / "provider-snapshot.txt"
-    target.write_text(f"$ {result.display}\nexit {result.returncode}\n{result.stdout}\n"
-                      f"{result.stderr}")
+    target.write_text(
+        f"$ {result.display}\nexit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    )
     if not result.ok:
         raise ResponseError(f"provider snapshot: {result.problem()}")
     return DiskEvidence("provider", f"provider snapshot: {result.display}", target)

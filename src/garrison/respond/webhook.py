@@ -38,8 +38,15 @@ def signature(secret: bytes, body: bytes) -> str:
 class AlertIntake:
     """The HTTP server plus the worker that runs the playbook for each accepted alert."""
 
-    def __init__(self, config: Config, respond: Respond, hmac_secret: bytes | None,
-                 *, host: str | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        respond: Respond,
+        hmac_secret: bytes | None,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+    ) -> None:
         cfg = config.respond.webhook
         default_host, _, default_port = cfg.listen.rpartition(":")
         self.min_severity = Severity.parse(cfg.min_severity)
@@ -80,7 +87,8 @@ class AlertIntake:
                 pass  # the playbook records what matters; no per-request noise
 
         self.server = ThreadingHTTPServer(
-            (host or default_host, port if port is not None else int(default_port)), Handler)
+            (host or default_host, port if port is not None else int(default_port)), Handler
+        )
         self.server.daemon_threads = True
         bound_host, bound_port = self.server.server_address[:2]
         self.port = int(bound_port)
@@ -103,8 +111,11 @@ class AlertIntake:
         except GarrisonError as exc:
             return 400, {"error": str(exc)}
         if alert.severity < self.min_severity:
-            return 202, {"status": "ignored", "reason": f"severity {alert.severity.label} below "
-                         f"{self.min_severity.label}", "alert": alert.id}
+            return 202, {
+                "status": "ignored",
+                "reason": f"severity {alert.severity.label} below {self.min_severity.label}",
+                "alert": alert.id,
+            }
         duplicate = self._duplicate(alert)
         if duplicate:
             return 202, {"status": "duplicate", "reason": duplicate, "alert": alert.id}

@@ -33,7 +33,9 @@ class FakeBybit(FakeServer):
         self.rejected.append(f"{code} {msg}")
         return 200, {"retCode": code, "retMsg": msg, "result": {}, "time": int(time.time() * 1000)}
 
-    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+    def handle(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any]:
         parts = urlsplit(path)
         if parts.path == "/__reset":  # benchmarks: unlock every key and restore its orders
             for key in self.keys.values():
@@ -49,8 +51,9 @@ class FakeBybit(FakeServer):
         if not ts.isdigit() or abs(int(ts) - time.time() * 1000) > int(recv):
             return self._err(10002, "invalid request, please check your server timestamp")
         payload = parts.query if method == "GET" else body.decode()
-        want = hmac.new(key.secret.encode(), f"{ts}{api_key}{recv}{payload}".encode(),
-                        hashlib.sha256).hexdigest()
+        want = hmac.new(
+            key.secret.encode(), f"{ts}{api_key}{recv}{payload}".encode(), hashlib.sha256
+        ).hexdigest()
         if not hmac.compare_digest(want, sent):
             return self._err(10004, "error sign! origin_string[...]")
         data: dict[str, Any] = json.loads(body) if body else {}
@@ -59,13 +62,21 @@ class FakeBybit(FakeServer):
             if key.read_only:
                 return self._err(10005, "Permission denied, please check your API key permissions.")
             n = key.orders.pop(data.get("category", ""), 0)
-            return 200, {"retCode": 0, "retMsg": "OK", "result": {
-                "list": [{"orderId": f"o{i}", "orderLinkId": ""} for i in range(n)], "success": "1"}}
+            return 200, {
+                "retCode": 0,
+                "retMsg": "OK",
+                "result": {
+                    "list": [{"orderId": f"o{i}", "orderLinkId": ""} for i in range(n)],
+                    "success": "1",
+                },
+            }
         if route == "/v5/user/update-sub-api":
             target = key
             if "apikey" in data:
                 if not key.is_master:
-                    return self._err(10005, "Permission denied, please check your API key permissions.")
+                    return self._err(
+                        10005, "Permission denied, please check your API key permissions."
+                    )
                 target = self.keys.get(data["apikey"]) or key
             elif not key.can_modify_self:
                 return self._err(10005, "Permission denied, please check your API key permissions.")
@@ -77,9 +88,22 @@ class FakeBybit(FakeServer):
             key.read_only = int(data.get("readOnly", key.read_only))
             return 200, {"retCode": 0, "retMsg": "", "result": {"readOnly": key.read_only}}
         if route == "/v5/user/query-api":
-            return 200, {"retCode": 0, "retMsg": "", "result": {
-                "id": "1", "apiKey": api_key, "readOnly": key.read_only, "secret": "",
-                "permissions": {"ContractTrade": ["Order", "Position"], "Spot": ["SpotTrade"],
-                                "Wallet": list(key.wallet), "Options": [], "Derivatives": []},
-                "isMaster": key.is_master}}
+            return 200, {
+                "retCode": 0,
+                "retMsg": "",
+                "result": {
+                    "id": "1",
+                    "apiKey": api_key,
+                    "readOnly": key.read_only,
+                    "secret": "",
+                    "permissions": {
+                        "ContractTrade": ["Order", "Position"],
+                        "Spot": ["SpotTrade"],
+                        "Wallet": list(key.wallet),
+                        "Options": [],
+                        "Derivatives": [],
+                    },
+                    "isMaster": key.is_master,
+                },
+            }
         return 404, {"retCode": 404, "retMsg": "route not found"}

@@ -26,14 +26,17 @@ class FakeChat(FakeServer):
         self.fail_first = fail_first
         super().__init__(self.handle)
 
-    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+    def handle(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any]:
         if self.fail_first > 0:
             self.fail_first -= 1
             return 503, {"error": "try later"}
         if SLACK_PATH.match(path):
             payload = json.loads(body)
-            if not isinstance(payload, dict) or not (payload.get("text") or payload.get("blocks")
-                                                     or payload.get("attachments")):
+            if not isinstance(payload, dict) or not (
+                payload.get("text") or payload.get("blocks") or payload.get("attachments")
+            ):
                 return 400, b"invalid_payload"
             self.slack.append(payload)
             return 200, b"ok"

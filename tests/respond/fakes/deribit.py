@@ -32,7 +32,9 @@ class FakeDeribit(FakeServer):
     def _err(rid: Any, code: int, message: str) -> tuple[int, Any]:
         return 400, {"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}}
 
-    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+    def handle(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any]:
         if path == "/__reset":  # benchmarks: restore every key
             for key in self.keys.values():
                 key.max_scope, key.enabled, key.open_orders = DeribitKey(0, "").max_scope, True, 2
@@ -51,9 +53,17 @@ class FakeDeribit(FakeServer):
                 return self._err(rid, 13004, "invalid_credentials")
             token = secrets.token_hex(16)
             self.tokens[token] = (params["client_id"], key.max_scope)
-            return 200, {"jsonrpc": "2.0", "id": rid, "result": {
-                "access_token": token, "token_type": "bearer", "expires_in": 900,
-                "refresh_token": secrets.token_hex(8), "scope": key.max_scope}}
+            return 200, {
+                "jsonrpc": "2.0",
+                "id": rid,
+                "result": {
+                    "access_token": token,
+                    "token_type": "bearer",
+                    "expires_in": 900,
+                    "refresh_token": secrets.token_hex(8),
+                    "scope": key.max_scope,
+                },
+            }
         auth = headers.get("authorization", "")
         session = self.tokens.get(auth.removeprefix("Bearer "))
         if session is None:
@@ -72,10 +82,22 @@ class FakeDeribit(FakeServer):
         if name == "private/list_api_keys":
             if not (has("account:read") or has("account:read_write")):
                 return self._err(rid, 13021, "forbidden")
-            return 200, {"jsonrpc": "2.0", "id": rid, "result": [
-                {"id": k.key_id, "client_id": cid, "client_secret": k.secret,
-                 "max_scope": k.max_scope, "enabled": k.enabled, "default": False, "name": ""}
-                for cid, k in self.keys.items()]}
+            return 200, {
+                "jsonrpc": "2.0",
+                "id": rid,
+                "result": [
+                    {
+                        "id": k.key_id,
+                        "client_id": cid,
+                        "client_secret": k.secret,
+                        "max_scope": k.max_scope,
+                        "enabled": k.enabled,
+                        "default": False,
+                        "name": "",
+                    }
+                    for cid, k in self.keys.items()
+                ],
+            }
         if name in ("private/edit_api_key", "private/disable_api_key"):
             if not has("account:read_write"):
                 return self._err(rid, 13021, "forbidden")
@@ -86,7 +108,14 @@ class FakeDeribit(FakeServer):
                 target.enabled = False
             else:
                 target.max_scope = str(params["max_scope"])
-            return 200, {"jsonrpc": "2.0", "id": rid, "result": {
-                "id": target.key_id, "max_scope": target.max_scope, "enabled": target.enabled,
-                "client_secret": target.secret}}
+            return 200, {
+                "jsonrpc": "2.0",
+                "id": rid,
+                "result": {
+                    "id": target.key_id,
+                    "max_scope": target.max_scope,
+                    "enabled": target.enabled,
+                    "client_secret": target.secret,
+                },
+            }
         return self._err(rid, -32601, "method_not_found")

@@ -20,7 +20,9 @@ class FakeFreqtrade(FakeServer):
         self.calls: list[str] = []
         super().__init__(self.handle)
 
-    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+    def handle(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any]:
         auth = headers.get("authorization", "")
         if path == "/api/v1/token/login" and method == "POST":
             if not auth.startswith("Basic "):
@@ -36,7 +38,9 @@ class FakeFreqtrade(FakeServer):
         self.calls.append(path)
         if path == ("/api/v1/stopbuy" if self.legacy else "/api/v1/stopentry"):
             self.entries_allowed = False
-            return 200, {"status": "No more entries will occur from now. Run /reload_config to reset."}
+            return 200, {
+                "status": "No more entries will occur from now. Run /reload_config to reset."
+            }
         if path == ("/api/v1/forcesell" if self.legacy else "/api/v1/forceexit"):
             if json.loads(body or b"{}").get("tradeid") != "all":
                 return 400, {"error": "tradeid"}

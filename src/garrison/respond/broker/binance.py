@@ -30,8 +30,11 @@ class BinanceAdapter(ManualAdapter):
         signature = hmac.new(pair.secret.encode(), query.encode(), hashlib.sha256).hexdigest()
         url = f"{(self.account.base_url or MAINNET).rstrip('/')}/sapi/v1/account/apiRestrictions"
         try:
-            response = shared_client().get(f"{url}?{query}&signature={signature}",
-                                 headers={"X-MBX-APIKEY": pair.key}, timeout=self.account.timeout_s)
+            response = shared_client().get(
+                f"{url}?{query}&signature={signature}",
+                headers={"X-MBX-APIKEY": pair.key},
+                timeout=self.account.timeout_s,
+            )
         except httpx.HTTPError as exc:
             problem = type(exc).__name__
             raise ResponseError(f"binance apiRestrictions: unreachable ({problem})") from None
@@ -39,5 +42,6 @@ class BinanceAdapter(ManualAdapter):
             raise ResponseError(f"binance apiRestrictions: HTTP {response.status_code}")
         data = response.json()
         flag = bool(data.get("enableWithdrawals"))
-        return WithdrawState(flag, f"enableWithdrawals = {str(flag).lower()}",
-                             "GET /sapi/v1/account/apiRestrictions")
+        return WithdrawState(
+            flag, f"enableWithdrawals = {str(flag).lower()}", "GET /sapi/v1/account/apiRestrictions"
+        )

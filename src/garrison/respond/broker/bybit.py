@@ -63,8 +63,9 @@ class BybitClient:
         raw = json.dumps(body, separators=(",", ":"))
         return self._send("POST", path, f"{self.base_url}{path}", raw, raw)
 
-    def _send(self, method: str, path: str, url: str, payload: str,
-              body: str | None) -> dict[str, Any]:
+    def _send(
+        self, method: str, path: str, url: str, payload: str, body: str | None
+    ) -> dict[str, Any]:
         try:
             response = shared_client().request(
                 method, url, headers=self._headers(payload), content=body, timeout=self.timeout
@@ -93,11 +94,18 @@ class BybitAdapter(BrokerAdapter):
     def plan(self) -> list[tuple[str, str]]:
         out = []
         if self.account.cancel_orders:
-            out.append(("broker.cancel", "POST /v5/order/cancel-all for "
-                        + ", ".join(self.account.categories)))
+            out.append(
+                (
+                    "broker.cancel",
+                    "POST /v5/order/cancel-all for " + ", ".join(self.account.categories),
+                )
+            )
         if self.account.lock != "none":
-            how = ("POST /v5/user/update-sub-api readOnly=1 (master key)"
-                   if self.account.master_credential else "POST /v5/user/update-api readOnly=1")
+            how = (
+                "POST /v5/user/update-sub-api readOnly=1 (master key)"
+                if self.account.master_credential
+                else "POST /v5/user/update-api readOnly=1"
+            )
             out.append(("broker.lock", how + ", then GET /v5/user/query-api to prove readOnly=1"))
         return out
 
@@ -116,8 +124,11 @@ class BybitAdapter(BrokerAdapter):
                 result = client.post("/v5/order/cancel-all", body)
                 cancelled += len(result.get("list") or [])
                 calls.append(category + (f"/{coin}" if coin else ""))
-        return StepOutcome(ActionStatus.DONE, f"cancelled {cancelled} open order(s) on bybit",
-                           {"cancelled": cancelled, "categories": calls})
+        return StepOutcome(
+            ActionStatus.DONE,
+            f"cancelled {cancelled} open order(s) on bybit",
+            {"cancelled": cancelled, "categories": calls},
+        )
 
     def lock_key(self) -> StepOutcome:
         if self.account.lock == "none":
@@ -125,8 +136,9 @@ class BybitAdapter(BrokerAdapter):
         trading = self.trading_key()
         if self.account.master_credential:
             master = self.ctx.key_pair(self.account.master_credential)
-            self.client(master).post("/v5/user/update-sub-api",
-                                     {"apikey": trading.key, "readOnly": 1})
+            self.client(master).post(
+                "/v5/user/update-sub-api", {"apikey": trading.key, "readOnly": 1}
+            )
             via = "update-sub-api (master key)"
         else:
             self.client(trading).post("/v5/user/update-api", {"readOnly": 1})
@@ -136,12 +148,16 @@ class BybitAdapter(BrokerAdapter):
         if read_only != 1:
             raise ResponseError(f"bybit: {via} answered OK but query-api says readOnly={read_only}")
         return StepOutcome(
-            ActionStatus.DONE, f"key is read-only: {via}; proven by query-api readOnly=1",
+            ActionStatus.DONE,
+            f"key is read-only: {via}; proven by query-api readOnly=1",
             {"readOnly": 1, "via": via, "permissions": info.get("permissions", {})},
         )
 
     def withdraw_state(self) -> WithdrawState:
         info = self.client(self.trading_key()).get("/v5/user/query-api")
         wallet = (info.get("permissions") or {}).get("Wallet") or []
-        return WithdrawState("Withdraw" in wallet, f"permissions.Wallet = {wallet}, "
-                             f"readOnly = {info.get('readOnly')}", "GET /v5/user/query-api")
+        return WithdrawState(
+            "Withdraw" in wallet,
+            f"permissions.Wallet = {wallet}, readOnly = {info.get('readOnly')}",
+            "GET /v5/user/query-api",
+        )

@@ -80,7 +80,8 @@ def ccxt_cancel_all(account: ExchangeAccount, pair: KeyPair) -> StepOutcome:
     except ccxt.BaseError as exc:
         raise ResponseError(f"{account.exchange}: {_short(exc)}") from None
     return StepOutcome(
-        ActionStatus.DONE, f"cancelled {cancelled} open order(s) via ccxt {account.exchange}",
+        ActionStatus.DONE,
+        f"cancelled {cancelled} open order(s) via ccxt {account.exchange}",
         {"cancelled": cancelled, "via": "ccxt"},
     )
 

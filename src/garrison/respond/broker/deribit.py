@@ -50,14 +50,17 @@ class DeribitClient:
     def auth(self) -> None:
         timestamp = str(int(time.time() * 1000))
         nonce = pysecrets.token_hex(8)
-        result = self.call("public/auth", {
-            "grant_type": "client_signature",
-            "client_id": self.pair.key,
-            "timestamp": int(timestamp),
-            "nonce": nonce,
-            "data": "",
-            "signature": sign(self.pair.secret, timestamp, nonce, ""),
-        })
+        result = self.call(
+            "public/auth",
+            {
+                "grant_type": "client_signature",
+                "client_id": self.pair.key,
+                "timestamp": int(timestamp),
+                "nonce": nonce,
+                "data": "",
+                "signature": sign(self.pair.secret, timestamp, nonce, ""),
+            },
+        )
         self.token = str(result.get("access_token", ""))
         self.scope = str(result.get("scope", ""))
         if not self.token:
@@ -69,8 +72,9 @@ class DeribitClient:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         body = {"jsonrpc": "2.0", "id": next(_ids), "method": method, "params": params or {}}
         try:
-            response = shared_client().post(f"{self.base_url}/api/v2/{method}", json=body,
-                                  headers=headers, timeout=self.timeout)
+            response = shared_client().post(
+                f"{self.base_url}/api/v2/{method}", json=body, headers=headers, timeout=self.timeout
+            )
         except httpx.HTTPError as exc:
             raise ResponseError(
                 f"deribit {method}: unreachable ({type(exc).__name__}: {exc})"
@@ -106,8 +110,13 @@ class DeribitAdapter(BrokerAdapter):
         if self.account.cancel_orders:
             out.append(("broker.cancel", "private/cancel_all"))
         if self.account.lock == "read_only":
-            out.append(("broker.lock", f"private/edit_api_key max_scope='{READ_ONLY_SCOPE}', "
-                        "then private/list_api_keys to prove it"))
+            out.append(
+                (
+                    "broker.lock",
+                    f"private/edit_api_key max_scope='{READ_ONLY_SCOPE}', "
+                    "then private/list_api_keys to prove it",
+                )
+            )
         elif self.account.lock == "disable":
             out.append(("broker.lock", "private/disable_api_key, then prove it"))
         return out
@@ -115,15 +124,21 @@ class DeribitAdapter(BrokerAdapter):
     def cancel_orders(self) -> StepOutcome:
         count = self.client(self.trading_key()).call("private/cancel_all")
         cancelled = int(count) if isinstance(count, int) else 0
-        return StepOutcome(ActionStatus.DONE, f"cancelled {cancelled} open order(s) on deribit",
-                           {"cancelled": cancelled})
+        return StepOutcome(
+            ActionStatus.DONE,
+            f"cancelled {cancelled} open order(s) on deribit",
+            {"cancelled": cancelled},
+        )
 
     def lock_key(self) -> StepOutcome:
         if self.account.lock == "none":
             return StepOutcome(ActionStatus.SKIPPED, "lock = none in the config")
         trading = self.trading_key()
-        admin_pair = (self.ctx.key_pair(self.account.master_credential)
-                      if self.account.master_credential else trading)
+        admin_pair = (
+            self.ctx.key_pair(self.account.master_credential)
+            if self.account.master_credential
+            else trading
+        )
         admin = self.client(admin_pair)
         entry = _find_key(admin.call("private/list_api_keys"), trading.key)
         key_id = entry.get("id")
@@ -138,7 +153,8 @@ class DeribitAdapter(BrokerAdapter):
         if "read_write" in scope:
             raise ResponseError(f"deribit: edit_api_key answered OK but max_scope is '{scope}'")
         return StepOutcome(
-            ActionStatus.DONE, f"key {key_id} is read-only: max_scope '{scope}' (list_api_keys)",
+            ActionStatus.DONE,
+            f"key {key_id} is read-only: max_scope '{scope}' (list_api_keys)",
             {"key_id": key_id, "max_scope": scope, "token_scope": fresh.scope},
         )
 
@@ -155,11 +171,17 @@ class DeribitAdapter(BrokerAdapter):
                 proof = f"public/auth now refused ({exc})"
             else:
                 raise ResponseError("deribit: disable_api_key said OK; the key still logs in")
-        return StepOutcome(ActionStatus.DONE, f"key {key_id} disabled: {proof}",
-                           {"key_id": key_id, "enabled": False})
+        return StepOutcome(
+            ActionStatus.DONE,
+            f"key {key_id} disabled: {proof}",
+            {"key_id": key_id, "enabled": False},
+        )
 
     def withdraw_state(self) -> WithdrawState:
         client = self.client(self.trading_key())
         client.auth()
-        return WithdrawState("wallet:read_write" in client.scope.split(),
-                             f"token scope = '{client.scope}'", "public/auth (client_signature)")
+        return WithdrawState(
+            "wallet:read_write" in client.scope.split(),
+            f"token scope = '{client.scope}'",
+            "public/auth (client_signature)",
+        )

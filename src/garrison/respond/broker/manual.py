@@ -66,10 +66,14 @@ MANUAL_LOCK: dict[str, ManualStep] = {
 NO_CANCEL_API = {"oanda", "mt5", "ctrader"}
 
 MANUAL_CANCEL: dict[str, ManualStep] = {
-    "oanda": ManualStep("Trade -> Orders -> cancel every pending order; close open trades",
-                        "https://trade.oanda.com"),
-    "mt5": ManualStep("MT5 terminal -> Trade tab -> right-click -> cancel every pending order",
-                      "your MT5 terminal (or the broker's web terminal)"),
+    "oanda": ManualStep(
+        "Trade -> Orders -> cancel every pending order; close open trades",
+        "https://trade.oanda.com",
+    ),
+    "mt5": ManualStep(
+        "MT5 terminal -> Trade tab -> right-click -> cancel every pending order",
+        "your MT5 terminal (or the broker's web terminal)",
+    ),
     "ctrader": ManualStep("cTrader -> Orders -> Cancel all", "https://app.ctrader.com"),
 }
 
@@ -93,8 +97,11 @@ class ManualAdapter(BrokerAdapter):
     def plan(self) -> list[tuple[str, str]]:
         out = []
         if self.account.cancel_orders:
-            how = ("manual: " + MANUAL_CANCEL[self.account.exchange].text
-                   if self.account.exchange in NO_CANCEL_API else "ccxt cancel all open orders")
+            how = (
+                "manual: " + MANUAL_CANCEL[self.account.exchange].text
+                if self.account.exchange in NO_CANCEL_API
+                else "ccxt cancel all open orders"
+            )
             out.append(("broker.cancel", how))
         if self.account.lock != "none":
             out.append(("broker.lock", "PENDING (no API): " + manual_lock(self.account).text))
@@ -102,15 +109,21 @@ class ManualAdapter(BrokerAdapter):
 
     def cancel_orders(self) -> StepOutcome:
         if self.account.exchange in NO_CANCEL_API:
-            return pending(MANUAL_CANCEL[self.account.exchange], self.account,
-                           f"{self.account.exchange} has no order API garrison drives")
+            return pending(
+                MANUAL_CANCEL[self.account.exchange],
+                self.account,
+                f"{self.account.exchange} has no order API garrison drives",
+            )
         from garrison.respond.broker.ccxt_cancel import ccxt_cancel_all
 
         return ccxt_cancel_all(self.account, self.trading_key())
 
     def lock_key(self) -> StepOutcome:
-        return pending(manual_lock(self.account), self.account,
-                       f"{self.account.exchange} offers no API to make a key read-only")
+        return pending(
+            manual_lock(self.account),
+            self.account,
+            f"{self.account.exchange} offers no API to make a key read-only",
+        )
 
     def withdraw_state(self) -> WithdrawState:
         step = manual_lock(self.account)

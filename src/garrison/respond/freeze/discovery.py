@@ -68,8 +68,9 @@ def find_pids_many(strategies: list[Strategy], proc: Path = PROC) -> dict[str, l
 class _Selector:
     """A strategy's match/user/unit, compiled once."""
 
-    def __init__(self, name: str, pattern: re.Pattern[str] | None, uid: int | None,
-                 unit: str | None) -> None:
+    def __init__(
+        self, name: str, pattern: re.Pattern[str] | None, uid: int | None, unit: str | None
+    ) -> None:
         self.name, self.pattern, self.uid, self.unit = name, pattern, uid, unit
 
     @classmethod

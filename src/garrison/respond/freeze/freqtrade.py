@@ -78,9 +78,7 @@ class _Session:
 
     def __enter__(self) -> tuple[httpx.Client, dict[str, str]]:
         try:
-            response = self.client.post(
-                "/api/v1/token/login", auth=(self.username, self.password)
-            )
+            response = self.client.post("/api/v1/token/login", auth=(self.username, self.password))
         except httpx.HTTPError as exc:
             self.client.close()
             raise ResponseError(f"freqtrade API login: {type(exc).__name__}: {exc}") from None

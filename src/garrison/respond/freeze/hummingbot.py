@@ -36,15 +36,20 @@ class HummingbotFreezer(Freezer):
         }
         reply = rpc_call(strategy, "stop", payload)
         return StepOutcome(
-            ActionStatus.DONE, f"hummingbot stop acknowledged: {reply.get('msg', '')}".strip(),
+            ActionStatus.DONE,
+            f"hummingbot stop acknowledged: {reply.get('msg', '')}".strip(),
             {"topic": _topic(strategy, "stop")},
         )
 
     def thaw(self, strategy: Strategy) -> StepOutcome:
-        reply = rpc_call(strategy, "start", {"log_level": None, "restore": False,
-                                             "script": None, "is_quickstart": False})
+        reply = rpc_call(
+            strategy,
+            "start",
+            {"log_level": None, "restore": False, "script": None, "is_quickstart": False},
+        )
         return StepOutcome(
-            ActionStatus.DONE, f"hummingbot start acknowledged: {reply.get('msg', '')}".strip(),
+            ActionStatus.DONE,
+            f"hummingbot start acknowledged: {reply.get('msg', '')}".strip(),
             {"topic": _topic(strategy, "start")},
         )
 
@@ -97,8 +102,11 @@ def rpc_call(strategy: Strategy, command: str, data: dict[str, Any]) -> dict[str
         if not subscribed.wait(spec.timeout_s):
             raise ResponseError(f"MQTT {spec.mqtt_host}:{spec.mqtt_port}: subscribe timed out")
         request = {
-            "header": {"reply_to": reply_to, "msg_id": uuid.uuid4().hex,
-                       "timestamp": int(time.time() * 1000)},
+            "header": {
+                "reply_to": reply_to,
+                "msg_id": uuid.uuid4().hex,
+                "timestamp": int(time.time() * 1000),
+            },
             "data": data,
         }
         client.publish(_topic(strategy, command), json.dumps(request), qos=1)

@@ -25,9 +25,7 @@ class SystemdFreezer(Freezer):
     def _systemctl(self, strategy: Strategy, verb: str) -> StepOutcome:
         if not strategy.unit:
             raise ResponseError(f"strategy {strategy.name}: freeze method systemd needs `unit`")
-        result = run_command(
-            ["systemctl", verb, strategy.unit], timeout=strategy.freeze.timeout_s
-        )
+        result = run_command(["systemctl", verb, strategy.unit], timeout=strategy.freeze.timeout_s)
         if not result.ok:
             raise ResponseError(result.problem())
         return StepOutcome(ActionStatus.DONE, f"systemctl {verb} {strategy.unit}", {})
