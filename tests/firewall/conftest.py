@@ -27,6 +27,12 @@ class FirewallLab:
         zone[name] = {"A": v4, "AAAA": v6, "ttl": ttl}
         self.zone.write_text(json.dumps(zone))
 
+    def drop_dns(self, name: str) -> None:
+        """The name is no longer in the zone: the lab's DNS answers NXDOMAIN."""
+        zone = json.loads(self.zone.read_text())
+        zone.pop(name, None)
+        self.zone.write_text(json.dumps(zone))
+
     def garrison(
         self,
         config: Path,

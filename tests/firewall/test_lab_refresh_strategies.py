@@ -45,6 +45,45 @@ def test_refresh_follows_dns_and_old_addresses_expire_by_ttl(
         lab.set_dns("api.broker.lab.", [broker.v4], [broker.v6], ttl=300)
 
 
+def test_a_name_that_stops_resolving_does_not_hold_back_the_others(
+    lab: FirewallLab, tmp_path: Path
+) -> None:
+    """One broker's DNS outage must not keep every other broker's addresses from refreshing
+    (they would all expire by TTL, and every strategy would lose its exchange)."""
+    net = lab.lab
+    broker, moved = net["broker"], net["forbidden"]
+    lab.set_dns("api.broker.lab.", [broker.v4], [broker.v6], ttl=300)
+    lab.set_dns("api.other.lab.", [broker.v4], [broker.v6], ttl=300)
+    brokers = [
+        {
+            "name": "bybit",
+            "hostnames": ["api.broker.lab"],
+            "ports": [BROKER_TCP, BROKER_UDP],
+            "protocol": "both",
+        },
+        {"name": "other", "hostnames": ["api.other.lab"], "ports": [BROKER_TCP]},
+    ]
+    try:
+        config = write_config(tmp_path, lab_config(net, tmp_path, brokers=brokers))
+        assert lab.garrison(config, "firewall", "apply").returncode == 0
+        assert lab.garrison(config, "firewall", "confirm").returncode == 0
+        lab.drop_dns("api.other.lab.")
+        lab.set_dns("api.broker.lab.", [moved.v4], [moved.v6], ttl=300)
+
+        refreshed = lab.garrison(config, "firewall", "refresh")
+        assert refreshed.returncode == 2, refreshed.stderr
+        assert "brokers[1].hostnames: api.other.lab does not resolve (NXDOMAIN" in refreshed.stderr
+        assert "every other hostname was refreshed" in refreshed.stderr
+        assert moved.v4 in refreshed.stdout and moved.v6 in refreshed.stdout
+        assert net.probe("vps", "tcp", moved.v4, BROKER_TCP)
+        # the failed name's live address is neither removed nor extended: it runs out its TTL
+        listing = net.run("vps", ["nft", "list", "set", "inet", "garrison", "br_other_v4"]).stdout
+        assert broker.v4 in listing
+    finally:
+        lab.set_dns("api.broker.lab.", [broker.v4], [broker.v6], ttl=300)
+        lab.drop_dns("api.other.lab.")
+
+
 def test_each_strategy_reaches_only_its_own_brokers(lab: FirewallLab, tmp_path: Path) -> None:
     net = lab.lab
     broker, other = net["broker"], net["forbidden"]

@@ -7,6 +7,7 @@ import json
 import click
 
 from garrison.cli.common import config_option, emit, format_option, get_config, output_option, warn
+from garrison.errors import EnforceError
 from garrison.model import to_jsonable
 
 GROUP_EPILOG = """\b
@@ -179,13 +180,23 @@ def refresh_command(ctx: click.Context, dry_run: bool, fmt: str) -> None:
     result = refresh_sets(get_config(ctx), dry_run=dry_run)
     if fmt == "json":
         emit(json.dumps(to_jsonable(result.elements), indent=2) + "\n", None)
-        return
-    verb = "would refresh" if dry_run else "refreshed"
-    lines = [f"{verb} {len(result.elements)} address(es)"]
-    lines += [
-        f"  {e.set_name:24} {e.address:40} ttl {e.ttl}s  ({e.hostname})" for e in result.elements
-    ]
-    emit("\n".join(lines) + "\n", None)
+    else:
+        verb = "would refresh" if dry_run else "refreshed"
+        lines = [f"{verb} {len(result.elements)} address(es)"]
+        lines += [
+            f"  {e.set_name:24} {e.address:40} ttl {e.ttl}s  ({e.hostname})"
+            for e in result.elements
+        ]
+        emit("\n".join(lines) + "\n", None)
+    if result.failed:
+        for failure in result.failed[1:]:
+            warn(failure)
+        raise EnforceError(
+            f"{result.failed[0]}"
+            + (f" (and {len(result.failed) - 1} more above)" if len(result.failed) > 1 else "")
+            + "; every other hostname was refreshed, the live addresses of those that failed "
+            "expire by their own TTL"
+        )
 
 
 @firewall_group.command(

@@ -26,13 +26,18 @@ def system_resolvers(host: Host) -> list[str]:
 
 
 def build_live_policy(
-    config: Config, host: Host | None = None, *, resolve: bool = True
+    config: Config,
+    host: Host | None = None,
+    *,
+    resolve: bool = True,
+    failures: list[str] | None = None,
 ) -> FirewallPolicy:
-    """The policy with strategy uids from /etc/passwd and hostnames resolved now."""
+    """The policy with strategy uids from /etc/passwd and hostnames resolved now (names that
+    do not resolve raise, or go to `failures` when it is given: see resolve_all)."""
     host = host or Host("/")
     sys_resolvers = [] if config.firewall.resolvers else system_resolvers(host)
     accounts = {a.name: a.uid for a in host.accounts()}
-    resolved = resolve_all(config, sys_resolvers) if resolve else {}
+    resolved = resolve_all(config, sys_resolvers, failures) if resolve else {}
     return build_policy(
         config, resolved=resolved, accounts=accounts, system_resolvers=sys_resolvers
     )

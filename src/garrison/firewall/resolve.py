@@ -56,9 +56,14 @@ def resolve_host(
 
 
 def resolve_all(
-    config: Config, system_resolvers: Sequence[str] = ()
+    config: Config, system_resolvers: Sequence[str] = (), failures: list[str] | None = None
 ) -> dict[str, list[ResolvedAddress]]:
-    """Map "broker:NAME" / "egress:NAME" to addresses, for every hostname in the config."""
+    """Map "broker:NAME" / "egress:NAME" to addresses, for every hostname in the config.
+
+    A name that does not resolve raises, unless `failures` is given: then its error is added
+    there and the other names are still resolved (refresh must not let one broker's DNS outage
+    hold back every other broker's addresses).
+    """
     fw = config.firewall
     resolver = make_resolver(config, system_resolvers)
     out: dict[str, list[ResolvedAddress]] = {}
@@ -77,6 +82,9 @@ def resolve_all(
                     ceiling=fw.ttl_ceiling_s,
                 )
             except EnforceError as exc:
-                raise EnforceError(f"{key}.hostnames: {exc}") from None
+                if failures is None:
+                    raise EnforceError(f"{key}.hostnames: {exc}") from None
+                failures.append(f"{key}.hostnames: {exc}")
+                continue
             out.setdefault(f"{kind}:{entry.name}", []).extend(found)
     return out
