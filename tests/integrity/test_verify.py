@@ -407,3 +407,29 @@ def test_cold_cache_mode_hands_chunks_to_helpers_and_records_the_same(
     assert body() == warm
     (tree / "d07" / "f050").write_text("changed\n")
     assert set(_changes(cli, config, "--full")) == {("content", str(tree / "d07" / "f050"))}
+
+
+def test_verify_a_mounted_system_from_outside(cli, tmp_path: Path, signing_key: Path) -> None:
+    """A suspect disk mounted in a rescue system is checked against its own signed baseline;
+    the result is not recorded as the rescue host's last verify."""
+    root = tmp_path / "mnt"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "machine-id").write_text("0123456789abcdef0123456789abcdef\n")
+    (root / "etc" / "hostname").write_text("trading-vps\n")
+    (root / "usr" / "bin").mkdir(parents=True)
+    (root / "usr" / "bin" / "bot").write_text("trade\n")
+    (root / "usr" / "bin" / "tool").write_text("tool\n")
+    state = tmp_path / "state"
+    config = write_config(tmp_path / "g.toml", state, signing_key, paths=["/usr/bin"])
+    made = cli("baseline", "-c", str(config), "--root", str(root), "--sign-with", str(signing_key))
+    assert made.code == 0, made.err
+    clean = cli("verify", "-c", str(config), "--root", str(root))
+    assert clean.code == 0, clean.out + clean.err
+    (root / "usr" / "bin" / "bot").write_text("trade and exfiltrate\n")
+    (root / "usr" / "bin" / "tool").chmod(0o4755)
+    changes = _changes(cli, config, "--root", str(root), "--full")
+    assert {("content", "/usr/bin/bot"), ("setuid", "/usr/bin/tool")} <= set(changes)
+    assert not (state / "last-verify.json").exists()
+    # this host is not that system: its own files are not what the baseline describes
+    elsewhere = cli("verify", "-c", str(config))
+    assert elsewhere.code == 2 and "made on another host" in elsewhere.err

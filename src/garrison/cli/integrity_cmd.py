@@ -271,6 +271,8 @@ Examples:
   garrison verify --full              # rehash everything
   garrison verify -f json -o drift.json
   garrison verify --fail-on critical  # exit 1 only for new setuid bits and the like
+  garrison verify --full --root /mnt/suspect --manifest /backup/baseline.gz
+                                      # a breached VPS's disk, from a rescue system
 
 \b
 Exit codes: 0 no drift at or above --fail-on, 1 drift at or above it,
@@ -289,6 +291,14 @@ Exit codes: 0 no drift at or above --fail-on, 1 drift at or above it,
     help="Lowest severity of a change that makes the exit code 1.",
 )
 @click.option("--manifest", metavar="FILE", type=click.Path(dir_okay=False), help="Manifest.")
+@click.option(
+    "--root",
+    metavar="DIR",
+    type=click.Path(exists=True, file_okay=False),
+    default="/",
+    help="Verify the system mounted at DIR (a suspect disk, from a rescue system); "
+    "not recorded as this host's last verify.",
+)
 @format_option(("table", "json"))
 @output_option
 @click.pass_context
@@ -297,6 +307,7 @@ def verify_command(
     full: bool,
     fail_on: str,
     manifest: str | None,
+    root: str,
     fmt: str,
     output: str | None,
 ) -> None:
@@ -308,7 +319,12 @@ def verify_command(
     config = get_config(ctx)
     with _progress("verify") as progress:
         report = verify_baseline(
-            config, full=full, progress=progress, manifest=Path(manifest) if manifest else None
+            config,
+            full=full,
+            progress=progress,
+            manifest=Path(manifest) if manifest else None,
+            root=Path(root),
+            record_result=Path(root) == Path("/"),
         )
     if fmt == "json":
         emit(report_to_json(report), output)
