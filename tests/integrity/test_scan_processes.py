@@ -184,3 +184,23 @@ def test_no_worker_processes_here_means_threads(
     result, state = _baseline(cli, tmp_path, signing_key, many, "process")
     assert result.code == 0, result.err  # type: ignore[attr-defined]
     assert _records(state) == _records(ref_state)
+
+
+def test_workers_that_cannot_be_forked_mean_threads(
+    cli, tmp_path: Path, signing_key: Path, many: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fork() failing at the first submit (EAGAIN: a task limit) is not an internal error."""
+    reference, ref_state = _baseline(cli, tmp_path, signing_key, many, "thread")
+    assert reference.code == 0, reference.err  # type: ignore[attr-defined]
+
+    class NoFork:
+        def submit(self, *args: object) -> None:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+
+        def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+            pass
+
+    monkeypatch.setattr(scan_processes, "process_pool", lambda spec: NoFork())
+    result, state = _baseline(cli, tmp_path, signing_key, many, "process")
+    assert result.code == 0, result.err  # type: ignore[attr-defined]
+    assert _records(state) == _records(ref_state)

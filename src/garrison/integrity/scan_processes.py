@@ -68,12 +68,12 @@ def scan_processes(
             window.popleft()
             yield result
         return
-    except BrokenExecutor:
+    except (BrokenExecutor, OSError):  # OSError: the workers could not be forked (EAGAIN)
         pass
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    # A worker died (killed, or a big file truncated under its mapping: SIGBUS). What was not
-    # answered yet is done again here, reading files instead of mapping them.
+    # A worker died (killed, or a big file truncated under its mapping: SIGBUS) or could not be
+    # started. What was not answered yet is done again here, reading files instead of mapping.
     unanswered = [paths for paths, _future in window] + ([sending] if sending else [])
     redo = [[PendingEntry(path, None) for path in paths] for paths in unanswered]
     yield from scan_inline(spec, itertools.chain(redo, pending), lines=True)
