@@ -25,8 +25,8 @@ PROBE_EVERY = 16
 
 @dataclass
 class ChunkResult:
-    """What a worker sends back: records, or (for a manifest) only paths and their lines, which
-    are cheap to hand over between processes."""
+    """The outcome of one chunk: records (verify's fast mode) or, for a manifest, paths and
+    their lines; what could not be read or vanished; how much was hashed."""
 
     records: list[FileRecord] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
