@@ -30,6 +30,10 @@ def _read_buffer() -> bytearray:
     return buffer
 
 
+def _new_digest(algorithm: str) -> blake3.blake3 | hashlib._Hash:
+    return blake3.blake3() if algorithm == "blake3" else hashlib.sha256()
+
+
 def hash_file(real_path: str, size: int, algorithm: str, *, mapped: bool = False) -> str:
     """Hex digest of a file's content. Raises OSError when it cannot be read.
 
@@ -46,7 +50,7 @@ def hash_file(real_path: str, size: int, algorithm: str, *, mapped: bool = False
     # swapped for a symlink or a FIFO since the lstat, fail instead of following or hanging.
     fd = os.open(real_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        digest = blake3.blake3() if algorithm == "blake3" else hashlib.sha256()
+        digest = _new_digest(algorithm)
         if size < BIG_FILE_BYTES:
             want = size + 1
             block = os.read(fd, want)
@@ -93,7 +97,7 @@ def _hash_mapped(real_path: str, algorithm: str) -> str | None:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
             return None
-        digest = blake3.blake3() if algorithm == "blake3" else hashlib.sha256()
+        digest = _new_digest(algorithm)
         # MAP_POPULATE maps the cached pages up front instead of faulting them one by one
         flags = mmap.MAP_SHARED | mmap.MAP_POPULATE
         offset = 0

@@ -131,24 +131,7 @@ class FileRecord(NamedTuple):
         )
 
     def to_line(self) -> str:
-        return "\t".join(
-            (
-                quote_path(self.path),
-                self.type,
-                f"{self.mode:o}",
-                str(self.uid),
-                str(self.gid),
-                str(self.size),
-                str(self.mtime_ns),
-                str(self.ctime_ns),
-                str(self.inode),
-                str(self.dev),
-                str(self.nlink),
-                self.caps or NO_VALUE,
-                quote_path(self.target) if self.target else NO_VALUE,
-                self.hash or NO_VALUE,
-            )
-        )
+        return _format_line(*self)
 
     @classmethod
     def from_line(cls, line: str, where: str) -> FileRecord:
@@ -202,12 +185,46 @@ def line_from_stat(
 ) -> str:
     """The manifest line of `record_from_stat(path, st).with_content(...)`, without building
     the record (worker processes format every entry of a scan; this is ~10 % of their time
-    saved). tests/integrity/test_scan_processes.py holds both ways to the same output."""
+    saved)."""
     mode = st.st_mode
     kind = _TYPE_OF_FORMAT.get(stat.S_IFMT(mode), "?")
-    size = st.st_size if kind in ("f", "l") else 0
+    return _format_line(
+        path,
+        kind,
+        mode & 0o7777,
+        st.st_uid,
+        st.st_gid,
+        st.st_size if kind in ("f", "l") else 0,
+        st.st_mtime_ns,
+        st.st_ctime_ns,
+        st.st_ino,
+        st.st_dev,
+        st.st_nlink,
+        caps,
+        target,
+        hash,
+    )
+
+
+def _format_line(
+    path: str,
+    kind: str,
+    mode: int,
+    uid: int,
+    gid: int,
+    size: int,
+    mtime_ns: int,
+    ctime_ns: int,
+    inode: int,
+    dev: int,
+    nlink: int,
+    caps: str,
+    target: str,
+    hash: str,
+) -> str:
+    """One manifest line, in COLUMNS order (the only place that knows the format)."""
     return (
-        f"{quote_path(path)}\t{kind}\t{mode & 0o7777:o}\t{st.st_uid}\t{st.st_gid}\t{size}\t"
-        f"{st.st_mtime_ns}\t{st.st_ctime_ns}\t{st.st_ino}\t{st.st_dev}\t{st.st_nlink}\t"
-        f"{caps or NO_VALUE}\t{quote_path(target) if target else NO_VALUE}\t{hash or NO_VALUE}"
+        f"{quote_path(path)}\t{kind}\t{mode:o}\t{uid}\t{gid}\t{size}\t{mtime_ns}\t{ctime_ns}\t"
+        f"{inode}\t{dev}\t{nlink}\t{caps or NO_VALUE}\t"
+        f"{quote_path(target) if target else NO_VALUE}\t{hash or NO_VALUE}"
     )

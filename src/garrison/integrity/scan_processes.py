@@ -39,9 +39,11 @@ def scan_processes(
     started here (no /dev/shm, a task limit), the scan goes on in threads.
     """
     started: list[list[PendingEntry]] = []
+    entries = 0
     for chunk in chunks:
         started.append(chunk)
-        if sum(len(c) for c in started) >= PROCESS_THRESHOLD:
+        entries += len(chunk)
+        if entries >= PROCESS_THRESHOLD:
             break
     else:  # the whole tree fitted below the threshold
         yield from scan_inline(spec, iter(started), lines=True)
